@@ -1,0 +1,2 @@
+"""expkit: a declarative experiment runner for Keras."""
+__version__ = "0.1.0"

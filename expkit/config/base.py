@@ -1,0 +1,10 @@
+"""The base of every config model: strict, frozen, documented."""
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Spec(BaseModel):
+    """A config section. Unknown keys are errors; values never change after validation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)

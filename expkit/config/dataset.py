@@ -1,0 +1,89 @@
+"""The `dataset:` section: where the data comes from and how it is prepared."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, PositiveInt, field_validator, model_validator
+
+from expkit.config.base import Spec
+from expkit.errors import suggest
+
+KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10", "cifar100", "imdb", "reuters",
+                  "boston_housing", "california_housing")
+SKLEARN_DATASETS = ("digits", "iris", "wine", "breast_cancer", "diabetes")
+SYNTHETIC_DATASETS = ("xor", "moons", "circles", "spirals", "linear", "house_prices")
+FILE_DATASETS = ("npz", "csv", "idx", "image_folder")
+DATASET_NAMES = KERAS_DATASETS + SKLEARN_DATASETS + SYNTHETIC_DATASETS + FILE_DATASETS
+
+Fraction = Field(ge=0.0, lt=1.0)
+
+
+class DatasetConfig(Spec):
+    name: str = Field(description=(
+        "Which data: a Keras built-in (" + ", ".join(KERAS_DATASETS) + "), a scikit-learn set ("
+        + ", ".join(SKLEARN_DATASETS) + "), a synthetic set made from the seed ("
+        + ", ".join(SYNTHETIC_DATASETS) + "), or a file kind (" + ", ".join(FILE_DATASETS)
+        + ") read from `path`."))
+    path: str | None = Field(None, description=(
+        "File datasets only: the .npz or .csv file, the folder holding the four IDX .gz files "
+        "(train-images-idx3-ubyte.gz, ...), or the image folder (one subfolder per class). "
+        "Relative paths are resolved against the config file's folder."))
+    target: str | int | None = Field(None, description=(
+        "CSV only: the column holding the target, by header name or 0-based index. Default: the last column."))
+    samples: PositiveInt = Field(1000, description="Synthetic sets: how many samples to make (train + test).")
+    noise: float = Field(0.1, ge=0.0, description=(
+        "Synthetic sets: standard deviation of the Gaussian noise added to the inputs (xor, moons, "
+        "circles, spirals) or to the target (linear, house_prices)."))
+    features: PositiveInt = Field(3, description="Synthetic `linear`: number of input features.")
+    test_split: float = Field(0.2, gt=0.0, lt=1.0, description=(
+        "Fraction held out as the test split for data that has no test split of its own "
+        "(scikit-learn, synthetic, csv, image_folder, npz without x_test)."))
+    validation_split: float = Field(0.1, ge=0.0, lt=1.0, description=(
+        "Fraction of the training samples (after `limit`) held out for validation; 0 for none. "
+        "Ignored when `validation_size` is set or the .npz file has x_val/y_val."))
+    validation_size: PositiveInt | None = Field(None, description=(
+        "Exact number of training samples held out for validation (overrides validation_split)."))
+    limit: PositiveInt | None = Field(None, description="Use only the first N training samples (quick runs).")
+    test_limit: PositiveInt | None = Field(None, description="Use only the first N test samples.")
+    scale: Literal["auto", "none", "unit", "standardize"] = Field("auto", description=(
+        "Input scaling. unit: divide by 255 (images to [0, 1]); standardize: subtract the training "
+        "mean and divide by the training standard deviation, per feature; auto: unit for uint8 images, "
+        "standardize for tabular float features, none for token sequences."))
+    flatten: bool = Field(False, description="Flatten each sample to a vector (e.g. 28x28 -> 784).")
+    channel_axis: Literal["auto", "add", "none"] = Field("auto", description=(
+        "Add a trailing channel axis to (N, H, W) images. auto: add it when the first layer is a 2-D "
+        "convolution or pooling layer."))
+    labels: Literal["sparse", "one_hot"] = Field("sparse", description=(
+        "Class labels as integers (use sparse_categorical_crossentropy) or one-hot vectors "
+        "(use categorical_crossentropy)."))
+    num_words: PositiveInt | None = Field(None, description=(
+        "imdb/reuters: keep only the N most frequent words (Keras' num_words)."))
+    sequence_length: PositiveInt | None = Field(None, description=(
+        "imdb/reuters: pad or cut every sequence to this many tokens (required for those sets)."))
+    image_size: tuple[PositiveInt, PositiveInt] | None = Field(None, description=(
+        "image_folder: resize every image to [height, width]. Default: the size of the first image."))
+    color_mode: Literal["grayscale", "rgb"] = Field("rgb", description="image_folder: channels to read.")
+    cache: bool = Field(True, description="Cache the prepared tf.data pipelines in memory.")
+    shuffle_buffer: PositiveInt | None = Field(None, description=(
+        "Shuffle buffer size; default: the whole training split (a perfect shuffle)."))
+
+    @field_validator("name")
+    @classmethod
+    def _known_name(cls, value: str) -> str:
+        if value not in DATASET_NAMES:
+            raise ValueError(f"unknown dataset '{value}'{suggest(value, DATASET_NAMES)}; expected one of "
+                             + ", ".join(DATASET_NAMES))
+        return value
+
+    @model_validator(mode="after")
+    def _path_only_for_files(self):
+        if self.name in FILE_DATASETS and not self.path:
+            raise ValueError(f"dataset '{self.name}' reads a file: set dataset.path to it")
+        if self.name not in FILE_DATASETS and self.path:
+            raise ValueError(
+                f"dataset.path is only used by the file kinds ({', '.join(FILE_DATASETS)}); "
+                f"'{self.name}' does not read it. Remove path, or set name to the file kind.")
+        if self.name in ("imdb", "reuters") and not self.sequence_length:
+            raise ValueError(f"dataset '{self.name}' holds sequences of different lengths: "
+                             "set dataset.sequence_length (e.g. 200) so they can be batched")
+        return self

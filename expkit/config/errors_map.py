@@ -1,0 +1,125 @@
+"""Turn pydantic's validation errors into located, plain-language problems."""
+from __future__ import annotations
+
+import typing
+
+from pydantic import BaseModel, ValidationError
+
+from expkit.config.layers import LAYER_CLASSES, LAYER_TYPES
+from expkit.config.yamlsource import PathKey, Source, dotted
+from expkit.errors import Problem, suggest
+
+
+def _members(tp) -> list:
+    """The concrete types behind Annotated / Optional / Union / list, flattened."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _members(typing.get_args(tp)[0])
+    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+        return [m for a in typing.get_args(tp) for m in _members(a)]
+    return [tp]
+
+
+def _model_at(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
+    """The pydantic model that owns the last element of an error's `loc` (tags and all)."""
+    candidates = [root]
+    for elem in loc[:-1]:
+        models = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+        if isinstance(elem, str) and elem in LAYER_CLASSES and elem not in {f for m in models for f in m.model_fields}:
+            candidates = [LAYER_CLASSES[elem]]
+            continue
+        nxt = []
+        for c in candidates:
+            if isinstance(c, type) and issubclass(c, BaseModel) and elem in c.model_fields:
+                nxt += _members(c.model_fields[elem].annotation)
+            elif typing.get_origin(c) in (list, tuple) and isinstance(elem, int):
+                nxt += _members(typing.get_args(c)[0])
+            elif typing.get_origin(c) is dict and isinstance(elem, str):
+                nxt += _members(typing.get_args(c)[1])
+        if nxt:
+            candidates = nxt
+        else:  # a union tag such as 'exponential_decay': keep the member it names
+            named = [c for c in models if c.__name__ == elem or _literal_of(c) == elem]
+            candidates = named or candidates
+    models = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+    return models[0] if len(models) == 1 else None
+
+
+def _literal_of(model: type[BaseModel]):
+    field = model.model_fields.get("schedule")
+    args = typing.get_args(field.annotation) if field else ()
+    return args[0] if args else None
+
+
+def _data_path(data, loc: tuple) -> PathKey:
+    """Drop the union tags from a pydantic `loc`, keeping the keys that are (or should be) in the data."""
+    path, current = [], data
+    for i, elem in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(current, dict) and elem in current:
+            path.append(elem)
+            current = current[elem]
+        elif isinstance(current, list) and isinstance(elem, int) and elem < len(current):
+            path.append(elem)
+            current = current[elem]
+        elif isinstance(current, dict) and last and isinstance(elem, str) and elem.isidentifier():
+            path.append(elem)  # a missing or unknown key
+        elif not isinstance(current, (dict, list)):
+            break
+    return tuple(path)
+
+
+def _message(err: dict, root: type[BaseModel]) -> str:
+    kind, value, loc = err["type"], err.get("input"), err["loc"]
+    if kind == "missing":
+        return f"required key '{loc[-1]}' is missing"
+    if kind == "extra_forbidden":
+        owner = _model_at(root, loc)
+        fields = list(owner.model_fields) if owner else []
+        hint = suggest(loc[-1], fields) or (f"; valid keys: {', '.join(fields)}" if fields else "")
+        return f"unknown key '{loc[-1]}'{hint}"
+    if kind == "unknown_layer_type":
+        raw = value.get("type") if isinstance(value, dict) else None
+        if raw is None:
+            return "each layer needs a 'type', e.g. type: Dense"
+        names = sorted(set(LAYER_TYPES.values()))
+        close = suggest(raw, list(LAYER_TYPES))
+        if close:
+            close = f" (did you mean '{LAYER_TYPES[close.split(chr(39))[1]]}'?)"
+        return (f"unknown layer type '{raw}'{close}; expected one of {', '.join(names)} "
+                f"(or type: keras with class_name for any other built-in Keras layer)")
+    if kind == "union_tag_invalid":
+        tag, expected = err["ctx"]["tag"], err["ctx"]["expected_tags"]
+        return f"unknown {err['ctx']['discriminator'].strip(chr(39))} '{tag}'{suggest(tag, expected.replace(chr(39), '').split(', '))}; expected one of {expected}"
+    if kind == "literal_error":
+        expected = err["ctx"]["expected"]
+        options = [o.strip(" '") for o in expected.replace(" or ", ", ").split(",")]
+        return f"must be one of {expected}, got {value!r}{suggest(value, options)}"
+    if kind in ("value_error", "assertion_error"):
+        return err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    msg = err["msg"].replace("Input should be", "must be").replace("Input should have", "must have")
+    return f"{msg}, got {value!r}"
+
+
+def _is_type_error(err: dict) -> bool:
+    return err["type"].endswith(("_type", "_parsing")) or err["type"] == "model_attributes_type"
+
+
+def problems_from(exc: ValidationError, source: Source, root: type[BaseModel]) -> list[Problem]:
+    """One problem per offending path; alternative branches of a union are merged into one line."""
+    by_path: dict[PathKey, list[str]] = {}
+    errors = exc.errors(include_url=False)
+    paths = [_data_path(source.data, e["loc"]) for e in errors]
+    # In a union (a number or a schedule), the branch whose type does not fit at all is noise.
+    errors = [e for e, p in zip(errors, paths) if not (_is_type_error(e) and paths.count(p) > 1)] or errors
+    for err in errors:
+        path = _data_path(source.data, err["loc"])
+        message = _message(err, root)
+        if message not in by_path.setdefault(path, []):
+            by_path[path].append(message)
+    problems = []
+    for path, messages in by_path.items():
+        text = messages[0] if len(messages) == 1 else "expected one of these, none fits: " + "; or ".join(messages)
+        problems.append(Problem(source.locate(path), dotted(path), text))
+    return sorted(problems, key=lambda p: (str(p.location.file) if p.location else "",
+                                           p.location.line or 0 if p.location else 0))

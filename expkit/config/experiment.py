@@ -1,0 +1,50 @@
+"""The whole experiment: five sections, plus checks that span them."""
+from __future__ import annotations
+
+from pydantic import Field
+
+from expkit.config.base import Spec
+from expkit.config.dataset import DatasetConfig
+from expkit.config.model import ModelConfig
+from expkit.config.optim import CompileConfig
+from expkit.config.training import TrainingConfig
+
+
+class ExperimentInfo(Spec):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description=(
+        "Short name used in the run folder's name (letters, digits, _ . -). Default: the config file's name."))
+    seed: int = Field(0, ge=0, description="Seeds Python, NumPy, TensorFlow, the data split and shuffling.")
+    description: str = Field("", description="What this experiment tests.")
+    tags: list[str] = Field(default_factory=list, description="Free labels for finding runs later.")
+
+
+class ExperimentConfig(Spec):
+    experiment: ExperimentInfo = Field(description="Name, seed, description and tags.")
+    dataset: DatasetConfig = Field(description="Where the data comes from and how it is prepared.")
+    model: ModelConfig = Field(description="The layer stack or graph, initializer and regularization.")
+    compile: CompileConfig = Field(description="Loss, metrics and optimizer.")
+    training: TrainingConfig = Field(default_factory=TrainingConfig, description="Epochs, batches, device, callbacks.")
+
+
+def cross_checks(cfg: ExperimentConfig) -> list[tuple[str, str]]:
+    """(path, message) for settings that are each valid but do not work together."""
+    problems = list(cfg.model.wiring_problems())
+    loss, labels = cfg.compile.loss.name, cfg.dataset.labels
+    if loss == "categorical_crossentropy" and labels == "sparse":
+        problems.append(("compile.loss", "categorical_crossentropy needs one-hot labels, but dataset.labels "
+                         "is sparse: use sparse_categorical_crossentropy, or set dataset.labels: one_hot"))
+    if loss == "sparse_categorical_crossentropy" and labels == "one_hot":
+        problems.append(("compile.loss", "sparse_categorical_crossentropy needs integer labels, but "
+                         "dataset.labels is one_hot: use categorical_crossentropy, or set dataset.labels: sparse"))
+    callbacks = cfg.training.callbacks
+    schedule = not isinstance(cfg.compile.optimizer.learning_rate, (float, int, type(None)))
+    if callbacks.reduce_lr_on_plateau and schedule:
+        problems.append(("training.callbacks.reduce_lr_on_plateau", "cannot change a learning-rate schedule: "
+                         "use a constant compile.optimizer.learning_rate, or remove reduce_lr_on_plateau"))
+    has_val = cfg.dataset.validation_split > 0 or cfg.dataset.validation_size or cfg.dataset.name == "npz"
+    for key in ("early_stopping", "reduce_lr_on_plateau", "checkpoint"):
+        spec = getattr(callbacks, key)
+        if spec and spec.monitor.startswith("val_") and not has_val:
+            problems.append((f"training.callbacks.{key}.monitor", f"watches '{spec.monitor}' but there is no "
+                             "validation split: set dataset.validation_split (e.g. 0.1) or monitor a training metric"))
+    return problems

@@ -1,0 +1,157 @@
+"""load_config: YAML file -> `extends:` base -> `--set` overrides -> validated, frozen ExperimentConfig."""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from expkit.config.errors_map import problems_from
+from expkit.config.experiment import ExperimentConfig, cross_checks
+from expkit.config.yamlsource import Source, dotted, read_yaml
+from expkit.errors import ConfigError, Location, Problem
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    config: ExperimentConfig
+    file: Path
+    source: Source
+
+    def to_yaml(self) -> str:
+        """The fully resolved config (defaults filled, overrides applied), loadable again as is."""
+        return dump_config(self.config)
+
+
+def dump_config(config: ExperimentConfig) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json", exclude_none=True), sort_keys=False)
+
+
+def load_config(file: str | Path, overrides: list[str] = (), name: str | None = None) -> LoadedConfig:
+    """Read, merge and validate a config; every problem in it is raised together as one ConfigError."""
+    file = Path(file)
+    source = _read_with_bases(file, ())
+    for item in overrides:
+        _apply_override(source, item)
+    data = source.data
+    data.setdefault("experiment", {})
+    if isinstance(data["experiment"], dict):
+        data["experiment"].setdefault("name", _safe_name(file.stem))
+        if name:
+            data["experiment"]["name"] = name
+    _resolve_dataset_path(source)
+    try:
+        config = ExperimentConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(problems_from(exc, source, ExperimentConfig)) from None
+    problems = [Problem(source.locate(_split(path)), path, msg) for path, msg in cross_checks(config)]
+    if problems:
+        raise ConfigError(problems)
+    return LoadedConfig(config, file, source)
+
+
+def _safe_name(stem: str) -> str:
+    import re
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", stem).lstrip("-_.") or "experiment"
+
+
+def _read_with_bases(file: Path, chain: tuple[Path, ...]) -> Source:
+    source = read_yaml(file)
+    if not isinstance(source.data, dict):
+        raise ConfigError(Problem(Location(str(file), 1, 1), "", "the top level must be a mapping of sections "
+                                  f"(experiment, dataset, model, compile, training), got {type(source.data).__name__}"))
+    bases = source.data.pop("extends", None)
+    if bases is None:
+        return source
+    where = source.locations.get(("extends",))
+    if isinstance(bases, str):
+        bases = [bases]
+    if not isinstance(bases, list) or not all(isinstance(b, str) for b in bases):
+        raise ConfigError(Problem(where, "extends", f"must be a file name or a list of them, got {bases!r}"))
+    merged = Source({})
+    for base in bases:
+        base_file = (file.parent / base).resolve()
+        if base_file in chain or base_file == file.resolve():
+            raise ConfigError(Problem(where, "extends", f"'{base}' extends itself through "
+                                      f"{' -> '.join(p.name for p in chain + (file,))}: remove the cycle"))
+        if not base_file.is_file():
+            raise ConfigError(Problem(where, "extends", f"base config '{base}' not found (looked for {base_file}); "
+                                      "paths in extends are relative to the file that names them"))
+        _merge(merged, _read_with_bases(base_file, chain + (file.resolve(),)), ())
+    _merge(merged, source, ())
+    return merged
+
+
+def _merge(into: Source, top: Source, path: tuple) -> None:
+    """Deep-merge `top` over `into`: mappings merge key by key, anything else is replaced whole."""
+    def walk(dst: dict, src: dict, prefix: tuple):
+        for key, value in src.items():
+            here = prefix + (key,)
+            if isinstance(value, dict) and isinstance(dst.get(key), dict):
+                walk(dst[key], value, here)
+            else:
+                for stale in [p for p in into.locations if p[:len(here)] == here]:
+                    del into.locations[stale]
+                dst[key] = copy.deepcopy(value)
+                into.locations.update({p: loc for p, loc in top.locations.items() if p[:len(here)] == here})
+            if here in top.locations:
+                into.locations[here] = top.locations[here]
+    walk(into.data, top.data, path)
+
+
+def _split(dotted_path: str) -> tuple:
+    parts = []
+    for piece in dotted_path.replace("]", "").replace("[", ".").split("."):
+        parts.append(int(piece) if piece.isdigit() else piece)
+    return tuple(parts)
+
+
+def _apply_override(source: Source, item: str) -> None:
+    """`--set model.layers.2.rate=0.3`: the value is parsed as YAML; the path must exist up to its last key."""
+    where = Location(f"--set {item}")
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(Problem(where, "", "expected KEY.PATH=VALUE, e.g. --set training.epochs=5"))
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise ConfigError(Problem(where, key, f"the value is not valid YAML: {exc}")) from None
+    path = _split(key.strip())
+    node = source.data
+    for depth, part in enumerate(path[:-1]):
+        node = _step(node, part, path[:depth + 1], where)
+    last = path[-1]
+    if isinstance(node, list):
+        if not isinstance(last, int) or not -len(node) <= last < len(node):
+            raise ConfigError(Problem(where, key, f"no item {last} in a list of {len(node)}"))
+    elif not isinstance(node, dict):
+        raise ConfigError(Problem(where, key, f"'{dotted(path[:-1])}' is a value, not a section"))
+    node[last] = value
+    for stale in [p for p in source.locations if p[:len(path)] == path]:
+        del source.locations[stale]
+    source.locations[path] = where
+
+
+def _step(node, part, path, where):
+    if isinstance(node, list):
+        if isinstance(part, int) and -len(node) <= part < len(node):
+            return node[part]
+        raise ConfigError(Problem(where, dotted(path), f"no item {part} in a list of {len(node)} "
+                                  f"(items are numbered from 0)"))
+    if isinstance(node, dict):
+        if part not in node:
+            node[part] = {}  # a section the file left to its defaults
+        return node[part]
+    raise ConfigError(Problem(where, dotted(path), f"'{dotted(path[:-1])}' is a value, not a section"))
+
+
+def _resolve_dataset_path(source: Source) -> None:
+    dataset = source.data.get("dataset")
+    if not isinstance(dataset, dict) or not isinstance(dataset.get("path"), str):
+        return
+    where = source.locations.get(("dataset", "path"))
+    base = Path(where.file).parent if where and where.line else Path.cwd()
+    path = Path(dataset["path"]).expanduser()
+    dataset["path"] = str(path if path.is_absolute() else (base / path).resolve())
