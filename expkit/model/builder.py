@@ -1,0 +1,180 @@
+"""build_model: a validated ExperimentConfig -> a compiled keras.Model.
+
+Layers are made with Keras' own namespace (`getattr(keras.layers, spec.type)`) and named after
+their position in the YAML (layer_3_dense), so a shape error points at the line a user wrote.
+
+Where model-wide regularization goes (see also the README):
+- l1/l2: kernel regularizer of every Dense, Conv1D, Conv2D and recurrent layer, output layer included.
+- batch_norm: after each *hidden* Dense/Conv layer (every one but the last weighted layer), between
+  the layer and its activation: Dense(activation=None) -> BatchNormalization -> Activation.
+- dropout: at the end of each hidden Dense/Conv block. A block is the layer plus the pooling,
+  BatchNormalization and Activation layers directly after it; no dropout is added where the
+  next layer already is a Dropout.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from expkit.config.experiment import ExperimentConfig
+from expkit.config.layers import MERGE_TYPES, POOLING_TYPES, WEIGHTED_TYPES, LayerSpec, WeightedSpec
+from expkit.config.model import node_name
+from expkit.errors import BuildError, Location
+from expkit.model.compiling import compile_model
+from expkit.tfenv import import_keras
+
+BLOCK_TAIL = POOLING_TYPES | {"BatchNormalization", "Activation"}
+DROPOUT_TYPES = {"Dropout", "SpatialDropout1D", "SpatialDropout2D"}
+Locate = Callable[[tuple], "Location | None"]
+
+
+def build_model(cfg: ExperimentConfig, input_shapes: dict[str, tuple], *, steps_per_epoch: int | None = None,
+                locate: Locate = lambda path: None, compile: bool = True, jit_compile: bool = False):
+    """`input_shapes` maps each model input's name ('input' for a plain stack) to one sample's shape."""
+    keras = import_keras()
+    plan = _plan(cfg)
+    if cfg.model.is_sequential:
+        model = _sequential(keras, cfg, plan, next(iter(input_shapes.values())), locate)
+    else:
+        model = _functional(keras, cfg, plan, input_shapes, locate)
+    if compile:
+        compile_model(model, cfg, steps_per_epoch=steps_per_epoch, jit_compile=jit_compile)
+    return model
+
+
+def _plan(cfg: ExperimentConfig) -> list[dict]:
+    """For each YAML layer: its name and what regularization to insert after it."""
+    layers = cfg.model.layers
+    weighted = [i for i, l in enumerate(layers) if l.type in WEIGHTED_TYPES and l.type != "Embedding"]
+    outputs = set(cfg.model.outputs or [])
+    last = weighted[-1] if weighted else None
+    plan = []
+    for i, layer in enumerate(layers):
+        name = node_name(i, layer)
+        reg = cfg.model.regularization
+        if isinstance(layer, WeightedSpec) and layer.regularization:
+            reg = layer.regularization.over(reg)
+        hidden = (layer.type in {"Dense", "Conv1D", "Conv2D"} and i != last and name not in outputs)
+        plan.append({"name": name, "reg": reg, "batch_norm": hidden and reg.batch_norm,
+                     "dropout_after": None})
+    for i, entry in enumerate(plan):
+        if layers[i].type in {"Dense", "Conv1D", "Conv2D"} and i != last and entry["reg"].dropout > 0 \
+                and plan[i]["name"] not in outputs:
+            end = i
+            while cfg.model.is_sequential and end + 1 < len(layers) and layers[end + 1].type in BLOCK_TAIL:
+                end += 1
+            following = layers[end + 1].type if end + 1 < len(layers) else None
+            if following not in DROPOUT_TYPES:
+                plan[end]["dropout_after"] = (entry["reg"].dropout, layers[i].type)
+    return plan
+
+
+def make_layer(keras, spec: LayerSpec, name: str, cfg: ExperimentConfig, reg, *, no_activation=False):
+    """One Keras layer from its spec, with the model's initializer and L1/L2 unless it overrides them."""
+    if spec.type == "Keras":
+        cls = getattr(keras.layers, spec.class_name, None)
+        if not (isinstance(cls, type) and issubclass(cls, keras.layers.Layer)):
+            from expkit.errors import suggest
+            options = [n for n in dir(keras.layers) if n[:1].isupper()]
+            raise ValueError(f"keras.layers has no layer '{spec.class_name}'{suggest(spec.class_name, options)}")
+        return cls(name=name, **spec.config)
+    kwargs = spec.keras_kwargs()
+    if spec.type in ("Bidirectional", "TimeDistributed"):
+        inner = make_layer(keras, spec.layer, f"{name}_inner", cfg, reg)
+        return getattr(keras.layers, spec.type)(inner, name=name, **kwargs)
+    if isinstance(spec, WeightedSpec):
+        init = spec.initializer or cfg.model.initializer
+        initializer = getattr(keras.initializers, init.keras_class())(**init.keras_kwargs())
+        if spec.type == "Embedding":
+            kwargs["embeddings_initializer"] = initializer
+        else:
+            kwargs["kernel_initializer"] = initializer
+            if reg.l1 or reg.l2:
+                kwargs["kernel_regularizer"] = keras.regularizers.L1L2(l1=reg.l1, l2=reg.l2)
+    if no_activation:
+        kwargs["activation"] = None
+    return getattr(keras.layers, spec.type)(name=name, **kwargs)
+
+
+def _chain(keras, cfg: ExperimentConfig, i: int, entry: dict) -> list:
+    """The Keras layers one YAML layer becomes: itself, then inserted batch norm, activation, dropout."""
+    spec = cfg.model.layers[i]
+    name = entry["name"]
+    activation = getattr(spec, "activation", None)
+    split = entry["batch_norm"] and activation not in (None, "linear")
+    chain = [make_layer(keras, spec, name, cfg, entry["reg"], no_activation=split)]
+    if entry["batch_norm"]:
+        chain.append(keras.layers.BatchNormalization(name=f"{name}_batch_norm"))
+        if split:
+            chain.append(keras.layers.Activation(activation, name=f"{name}_activation"))
+    return chain
+
+
+def _dropout(keras, entry: dict):
+    rate, _ = entry["dropout_after"]
+    return keras.layers.Dropout(rate, name=f"{entry['name']}_dropout")
+
+
+def _fail(locate: Locate, i: int, spec: LayerSpec, exc: Exception) -> BuildError:
+    where = locate(("model", "layers", i))
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    prefix = f"{where}: " if where else ""
+    return BuildError(f"{prefix}model.layers[{i}] ({spec.type}): cannot build this layer: {text}")
+
+
+def _sequential(keras, cfg, plan, input_shape, locate):
+    model = keras.Sequential(name=cfg.experiment.name)
+    model.add(keras.Input(shape=tuple(input_shape), name="input"))
+    for i, entry in enumerate(plan):
+        spec = cfg.model.layers[i]
+        try:
+            for layer in _chain(keras, cfg, i, entry):
+                model.add(layer)
+            if entry["dropout_after"]:
+                model.add(_dropout(keras, entry))
+        except (ValueError, TypeError, KeyError) as exc:
+            raise _fail(locate, i, spec, exc) from None
+    if _mixed(keras):
+        model.add(_float32_output(keras, "output"))
+    return model
+
+
+def _mixed(keras) -> bool:
+    return keras.mixed_precision.global_policy().compute_dtype == "float16"
+
+
+def _float32_output(keras, name: str):
+    # Keras' mixed-precision guide: keep the model's outputs (softmax, loss) in float32.
+    return keras.layers.Activation("linear", dtype="float32", name=f"{name}_float32")
+
+
+def _functional(keras, cfg, plan, input_shapes, locate):
+    specs = cfg.model.inputs or []
+    inputs = {}
+    for j, spec in enumerate(specs or [None]):
+        name = spec.name if spec else "input"
+        shape = (spec.shape if spec and spec.shape else None) or input_shapes.get(name)
+        if shape is None:
+            where = locate(("model", "inputs", j))
+            raise BuildError(f"{where or 'model.inputs'}: model.inputs[{j}] ('{name}') needs a shape: "
+                             "set shape: [...] (it can only be inferred for a single input)")
+        inputs[name] = keras.Input(shape=tuple(shape), name=name, dtype=spec.dtype if spec else "float32")
+    nodes = dict(inputs)
+    previous = next(iter(inputs.values()))
+    for i, entry in enumerate(plan):
+        spec = cfg.model.layers[i]
+        sources = [nodes[n] for n in spec.inputs] if spec.inputs else [previous]
+        try:
+            x = sources if spec.type in MERGE_TYPES else sources[0]
+            for layer in _chain(keras, cfg, i, entry):
+                x = layer(x)
+            if entry["dropout_after"]:
+                x = _dropout(keras, entry)(x)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise _fail(locate, i, spec, exc) from None
+        nodes[entry["name"]] = previous = x
+    names = list(cfg.model.outputs) if cfg.model.outputs else [plan[-1]["name"]]
+    outputs = [nodes[n] for n in names]
+    if _mixed(keras):
+        outputs = [_float32_output(keras, n)(o) for n, o in zip(names, outputs)]
+    return keras.Model(inputs=list(inputs.values()) if len(inputs) > 1 else next(iter(inputs.values())),
+                       outputs=outputs if len(outputs) > 1 else outputs[0], name=cfg.experiment.name)
