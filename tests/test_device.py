@@ -46,4 +46,4 @@ def test_mixed_precision_keeps_the_output_in_float32(tmp_path):
         keras.mixed_precision.set_global_policy("float32")
     assert model.layers[0].compute_dtype == "float16"
     assert model.layers[-1].name == "output_float32"
-    assert model.output.dtype == "float32"
+    assert model.outputs[0].dtype == "float32"
