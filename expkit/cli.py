@@ -34,7 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     summary.add_argument("config", help="the experiment's YAML file")
     _add_set(summary)
 
-    sub.add_parser("schema", help="print the config's JSON Schema (for editor autocompletion)")
+    schema = sub.add_parser("schema", help="print the config's JSON Schema (for editor autocompletion)")
+    schema.add_argument("--markdown", action="store_true", help="print the config reference as Markdown instead")
     return parser
 
 
@@ -82,6 +83,10 @@ def cmd_summary(args) -> int:
 
 def cmd_schema(args) -> int:
     from expkit.config import ExperimentConfig
+    if args.markdown:
+        from expkit.config.reference import markdown_reference
+        print(markdown_reference(), end="")
+        return EXIT_OK
     print(json.dumps(ExperimentConfig.model_json_schema(), indent=2))
     return EXIT_OK
 

@@ -1,0 +1,101 @@
+"""expkit train vs a plain hand-written Keras script: the same convnet on the same MNIST samples.
+
+Alternates the two (A B A B ..., each in a fresh process) and prints samples per second for each
+run, and the median of the per-pair ratios (expkit / plain). Both sides time model.fit alone.
+
+    python benchmarks/train_speed.py --pairs 3 --limit 20000 --epochs 2
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CONFIG = """\
+experiment: {{name: bench_expkit, seed: 0}}
+dataset: {{name: mnist, limit: {limit}, validation_split: 0.0}}
+model:
+  layers:
+    - {{type: Conv2D, filters: 32, kernel_size: 3, activation: relu}}
+    - {{type: MaxPooling2D, pool_size: 2}}
+    - {{type: Conv2D, filters: 64, kernel_size: 3, activation: relu}}
+    - {{type: MaxPooling2D, pool_size: 2}}
+    - {{type: Flatten}}
+    - {{type: Dropout, rate: 0.5}}
+    - {{type: Dense, units: 10, activation: softmax}}
+compile: {{loss: sparse_categorical_crossentropy, metrics: [accuracy], optimizer: adam}}
+training: {{epochs: {epochs}, batch_size: 128, verbose: 0, steps_per_execution: {spe}}}
+"""
+
+# The plain script: what a Keras user writes by hand (numpy arrays straight into fit).
+PLAIN = """\
+import os, sys, time, json
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import keras, numpy as np
+from expkit.data import load_splits
+from expkit.config.dataset import DatasetConfig
+limit, epochs = int(sys.argv[1]), int(sys.argv[2])
+splits = load_splits(DatasetConfig(name="mnist", limit=limit, validation_split=0.0), 0, "Conv2D")
+x, y = splits.x_train, splits.y_train
+keras.utils.set_random_seed(0)
+model = keras.Sequential([
+    keras.Input((28, 28, 1)),
+    keras.layers.Conv2D(32, 3, activation="relu"), keras.layers.MaxPooling2D(2),
+    keras.layers.Conv2D(64, 3, activation="relu"), keras.layers.MaxPooling2D(2),
+    keras.layers.Flatten(), keras.layers.Dropout(0.5), keras.layers.Dense(10, activation="softmax")])
+model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+t0 = time.perf_counter()
+model.fit(x, y, batch_size=128, epochs=epochs, verbose=0)
+seconds = time.perf_counter() - t0
+print(json.dumps({"samples_per_second": len(x) * epochs / seconds, "seconds": seconds}))
+"""
+
+
+def run_expkit(config: Path, runs: Path) -> float:
+    out = subprocess.run([sys.executable, "-m", "expkit", "train", str(config), "--runs-dir", str(runs)],
+                         capture_output=True, text=True, check=True, cwd=ROOT)
+    run = Path(out.stdout.strip().splitlines()[-1])
+    return json.loads((run / "results.json").read_text())["samples_per_second"]
+
+
+def run_plain(script: Path, limit: int, epochs: int) -> float:
+    out = subprocess.run([sys.executable, str(script), str(limit), str(epochs)], capture_output=True,
+                         text=True, check=True, cwd=ROOT)
+    return json.loads(out.stdout.strip().splitlines()[-1])["samples_per_second"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--limit", type=int, default=20000, help="MNIST training samples")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--steps-per-execution", type=int, default=1,
+                        help="expkit's training.steps_per_execution (the plain script keeps Keras' default, 1)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        config = tmp / "bench.yaml"
+        config.write_text(CONFIG.format(limit=args.limit, epochs=args.epochs, spe=args.steps_per_execution))
+        script = tmp / "plain.py"
+        script.write_text(textwrap.dedent(PLAIN))
+        ratios = []
+        print(f"convnet on {args.limit} MNIST samples, {args.epochs} epochs, batch 128, "
+              f"expkit steps_per_execution={args.steps_per_execution}")
+        for pair in range(1, args.pairs + 1):
+            ours = run_expkit(config, tmp / "runs")
+            plain = run_plain(script, args.limit, args.epochs)
+            ratios.append(ours / plain)
+            print(f"pair {pair}: expkit {ours:8.0f} samples/s   plain Keras {plain:8.0f} samples/s   "
+                  f"ratio {ours / plain:.3f}", flush=True)
+        print(f"median ratio (expkit / plain): {statistics.median(ratios):.3f} over {len(ratios)} pairs")
+
+
+if __name__ == "__main__":
+    main()
