@@ -78,7 +78,10 @@ def _table(model: type[BaseModel], skip=()) -> list[str]:
         if name in skip or field.exclude:
             continue
         desc = (field.description or "").replace("|", "\\|").replace("\n", " ")
-        rows.append(f"| `{name}` | {_type_name(field.annotation)} | "
+        kind = _type_name(field.annotation)
+        if field.metadata and kind in ("int", "float"):
+            kind = _type_name(typing.Annotated[(field.annotation, *field.metadata)])
+        rows.append(f"| `{name}` | {kind} | "
                     f"{_default(field)} | {desc} |")
     return rows
 
