@@ -1,0 +1,115 @@
+"""CSV datasets: a header row, then one sample per row; every feature column numeric.
+
+The target is the column named (or 0-based indexed; negative counts from the end) by
+`dataset.target`, by default the last one. Its task follows this rule:
+
+- any cell that is not a number (e.g. "setosa") -> classification; the classes are the sorted
+  distinct values, `class_names` their text;
+- every cell an integer written without a decimal point, at most 20 distinct values ->
+  classification; the classes are the sorted distinct values (so 0..K-1 stay as they are);
+- otherwise -> regression (write 3.0 instead of 3 to force regression on a few integer values).
+"""
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import numpy as np
+
+from expkit.data.raw import CLASSIFICATION, REGRESSION, RawData, names_to_indices
+from expkit.errors import DataError, suggest
+
+MAX_INTEGER_CLASSES = 20
+_INTEGER = re.compile(r"^[+-]?\d+$")
+
+
+def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = [[cell.strip() for cell in row] for row in csv.reader(f)]
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path}: not UTF-8 text ({error}); save the CSV as UTF-8") from None
+    except csv.Error as error:
+        raise DataError(f"{path}: not a readable CSV file ({error})") from None
+    numbered = [(line, row) for line, row in enumerate(rows, start=1) if any(row)]
+    if not numbered:
+        raise DataError(f"{path}: the CSV file is empty; expected a header row and one row per sample")
+    (_, header), body = numbered[0], numbered[1:]
+    if not body:
+        raise DataError(f"{path}: the CSV file has a header but no data rows")
+    for line, row in body:
+        if len(row) != len(header):
+            raise DataError(f"{path}:{line}: {len(row)} cells, but the header has {len(header)} columns")
+    return header, [row for _, row in body], [line for line, _ in body]
+
+
+def _target_column(path: Path, header: list[str], target: str | int | None) -> int:
+    if target is None:
+        return len(header) - 1
+    if isinstance(target, int):
+        if not -len(header) <= target < len(header):
+            raise DataError(f"{path}: dataset.target {target} is out of range: the file has "
+                            f"{len(header)} columns (0 to {len(header) - 1}): {', '.join(header)}")
+        return target % len(header)
+    matches = [i for i, name in enumerate(header) if name == target]
+    if not matches:
+        raise DataError(f"{path}: no column named '{target}'{suggest(target, header)}; "
+                        f"columns: {', '.join(header)}")
+    if len(matches) > 1:
+        raise DataError(f"{path}: {len(matches)} columns are named '{target}'; rename them or give "
+                        f"dataset.target as a 0-based index ({', '.join(map(str, matches))})")
+    return matches[0]
+
+
+def _features(path: Path, cells: np.ndarray, names: list[str], lines: list[int]) -> np.ndarray:
+    try:
+        x = cells.astype(np.float64)
+    except ValueError:
+        x = None
+    if x is not None and np.isfinite(x).all():
+        return x
+    for row in range(cells.shape[0]):  # find the first bad cell, for the message
+        for column in range(cells.shape[1]):
+            text = cells[row, column]
+            try:
+                ok = np.isfinite(float(text))
+            except ValueError:
+                ok = False
+            if not ok:
+                shown = f"'{text}'" if text else "an empty cell"
+                raise DataError(f"{path}:{lines[row]}: data row {row + 1}, column '{names[column]}' holds "
+                                f"{shown}, not a finite number; feature columns must be numeric "
+                                "(encode categories as numbers, fill in missing values)")
+    raise AssertionError("unreachable: a cell failed to convert but every cell converts")
+
+
+def _target(path: Path, cells: np.ndarray, name: str, lines: list[int]):
+    """(y, task, num_classes, class_names) by the rule in the module docstring."""
+    if "" in cells:
+        row = int(np.flatnonzero(cells == "")[0])
+        raise DataError(f"{path}:{lines[row]}: the target column '{name}' is empty; every row needs a target")
+    if all(_INTEGER.match(text) for text in cells):
+        values = cells.astype(np.int64)
+        if len(np.unique(values)) <= MAX_INTEGER_CLASSES:
+            indices, names = names_to_indices(values)
+            return indices, CLASSIFICATION, len(names), names
+    try:
+        return cells.astype(np.float64), REGRESSION, None, None
+    except ValueError:
+        indices, names = names_to_indices(cells)
+        return indices, CLASSIFICATION, len(names), names
+
+
+def load_csv(path: Path, target: str | int | None) -> RawData:
+    header, rows, lines = _read_rows(path)
+    column = _target_column(path, header, target)
+    if len(header) < 2:
+        raise DataError(f"{path}: only one column ('{header[0]}'); a CSV dataset needs at least one "
+                        "feature column and a target column")
+    cells = np.array(rows, dtype=str)
+    feature_columns = [i for i in range(len(header)) if i != column]
+    x = _features(path, cells[:, feature_columns], [header[i] for i in feature_columns], lines)
+    y, task, num_classes, names = _target(path, cells[:, column], header[column], lines)
+    return RawData(x, y, task, "tabular", f"{path} (target column '{header[column]}', {task})",
+                   num_classes=num_classes, class_names=names)

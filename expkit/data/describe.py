@@ -1,0 +1,48 @@
+"""A dataset's input shape, class count and task without loading it (named sets), for
+`expkit validate --build` and input_shape inference. File datasets are loaded to find out."""
+from __future__ import annotations
+
+from expkit.config.dataset import FILE_DATASETS
+from expkit.data.prepare import check_labels, load_splits, resolve_scale, sample_shape
+from expkit.data.raw import CLASSIFICATION, REGRESSION
+from expkit.errors import DataError
+
+# name -> (sample shape as read, num_classes, task, kind); shape None: it comes from the config.
+NAMED_INPUTS = {
+    "mnist": ((28, 28), 10, CLASSIFICATION, "image"),
+    "fashion_mnist": ((28, 28), 10, CLASSIFICATION, "image"),
+    "cifar10": ((32, 32, 3), 10, CLASSIFICATION, "image"),
+    "cifar100": ((32, 32, 3), 100, CLASSIFICATION, "image"),
+    "imdb": (None, 2, CLASSIFICATION, "sequence"),
+    "reuters": (None, 46, CLASSIFICATION, "sequence"),
+    "boston_housing": ((13,), None, REGRESSION, "tabular"),
+    "california_housing": ((8,), None, REGRESSION, "tabular"),
+    "digits": ((64,), 10, CLASSIFICATION, "tabular"),
+    "iris": ((4,), 3, CLASSIFICATION, "tabular"),
+    "wine": ((13,), 3, CLASSIFICATION, "tabular"),
+    "breast_cancer": ((30,), 2, CLASSIFICATION, "tabular"),
+    "diabetes": ((10,), None, REGRESSION, "tabular"),
+    "xor": ((2,), 2, CLASSIFICATION, "tabular"),
+    "moons": ((2,), 2, CLASSIFICATION, "tabular"),
+    "circles": ((2,), 2, CLASSIFICATION, "tabular"),
+    "spirals": ((2,), 2, CLASSIFICATION, "tabular"),
+    "linear": (None, None, REGRESSION, "tabular"),
+    "house_prices": ((3,), None, REGRESSION, "tabular"),
+}
+
+
+def describe_input(cfg, first_layer: str | None = None) -> tuple[tuple[int, ...], int | None, str]:
+    """(input shape after preprocessing, num_classes or None, task)."""
+    if cfg.name in FILE_DATASETS:
+        splits = load_splits(cfg, seed=0, first_layer=first_layer)
+        return splits.input_shape, splits.num_classes, splits.task
+    if cfg.name not in NAMED_INPUTS:
+        raise DataError(f"unknown dataset '{cfg.name}'")
+    shape, num_classes, task, kind = NAMED_INPUTS[cfg.name]
+    if cfg.name in ("imdb", "reuters"):
+        shape = (cfg.sequence_length,)
+    elif cfg.name == "linear":
+        shape = (cfg.features,)
+    check_labels(cfg, task)
+    resolve_scale(cfg, kind, None)
+    return sample_shape(shape, cfg, first_layer), num_classes, task

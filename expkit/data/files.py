@@ -1,0 +1,196 @@
+"""File datasets: npz, idx, image_folder (csv is in `csv_table`). `path` arrives already resolved
+against the config file's folder by the config loader.
+
+- npz: arrays x_train, y_train, and optionally x_test + y_test and x_val + y_val. Integer, bool or
+  string y is a classification target (strings -> indices of the sorted distinct values); float y
+  is a regression target. uint8 x counts as images (`scale: auto` divides by 255).
+- idx: a folder with train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,
+  t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (uncompressed twins are accepted).
+- image_folder: one subfolder per class, classes in sorted order; images are read with Pillow
+  when it is installed, else TensorFlow, converted to `color_mode`, resized (bilinear) to
+  `image_size` or to the first image's size, and stacked as uint8: (N, H, W, 3) for rgb,
+  (N, H, W) for grayscale (like MNIST, so `channel_axis` applies).
+"""
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from expkit.data import idx
+from expkit.data.raw import CLASSIFICATION, REGRESSION, RawData, names_to_indices
+from expkit.errors import DataError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+_NPZ_PAIRS = (("x_train", "y_train"), ("x_test", "y_test"), ("x_val", "y_val"))
+
+
+def existing_path(cfg, want_dir: bool) -> Path:
+    path = Path(cfg.path)
+    if not path.exists():
+        raise DataError(f"dataset.path '{cfg.path}' does not exist (resolved: {path.resolve()})")
+    if want_dir and not path.is_dir():
+        raise DataError(f"dataset '{cfg.name}' reads a folder, but dataset.path '{cfg.path}' is a file "
+                        f"(resolved: {path.resolve()})")
+    if not want_dir and path.is_dir():
+        raise DataError(f"dataset '{cfg.name}' reads a file, but dataset.path '{cfg.path}' is a folder "
+                        f"(resolved: {path.resolve()})")
+    return path
+
+
+def load_file(cfg) -> RawData:
+    if cfg.name == "csv":
+        from expkit.data.csv_table import load_csv
+
+        return load_csv(existing_path(cfg, want_dir=False), cfg.target)
+    loader = {"npz": load_npz, "idx": load_idx_folder, "image_folder": load_image_folder}[cfg.name]
+    return loader(existing_path(cfg, want_dir=cfg.name != "npz"), cfg)
+
+
+def _classification_or_regression(ys: list[np.ndarray], where: str):
+    """(task, ys as labels, num_classes, class_names) for the y arrays of all splits together."""
+    ys = [y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y for y in ys]
+    kind = ys[0].dtype.kind
+    if any(y.dtype.kind != kind for y in ys):
+        raise DataError(f"{where}: the label arrays mix dtypes ({', '.join(str(y.dtype) for y in ys)}); "
+                        "store them all as integers (classes) or all as floats (regression)")
+    if kind == "f":
+        return REGRESSION, ys, None, None
+    if kind in "US":
+        indices, names = names_to_indices(np.concatenate(ys))
+        return CLASSIFICATION, np.split(indices, np.cumsum([len(y) for y in ys])[:-1]), len(names), names
+    if kind not in "biu":
+        raise DataError(f"{where}: labels of dtype {ys[0].dtype} are not supported; use integer class "
+                        "indices, strings, or floats (regression)")
+    for y in ys:
+        if y.ndim != 1:
+            raise DataError(f"{where}: integer labels must be class indices of shape (N,), got {y.shape}; "
+                            "store indices (y.argmax(axis=1)) and set dataset.labels: one_hot instead")
+        if y.size and y.min() < 0:
+            raise DataError(f"{where}: class labels must be 0 or more, found {y.min()}")
+    num_classes = int(max(y.max(initial=0) for y in ys)) + 1
+    return CLASSIFICATION, [y.astype(np.int64) for y in ys], num_classes, None
+
+
+def load_npz(path: Path, cfg) -> RawData:
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path}: not a readable .npz file (an .npz is a zip archive of arrays, as "
+                        "written by numpy.savez)")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except ValueError as error:
+        if "allow_pickle" in str(error):
+            raise DataError(f"{path}: holds object (pickled) arrays, which are not read for safety; "
+                            "save plain numeric arrays with numpy.savez") from None
+        raise DataError(f"{path}: not a readable .npz file ({error})") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as error:
+        raise DataError(f"{path}: not a readable .npz file ({error})") from None
+    found = ", ".join(sorted(arrays)) or "none"
+    if "x_train" not in arrays or "y_train" not in arrays:
+        raise DataError(f"{path}: an .npz dataset needs arrays named x_train and y_train "
+                        f"(optionally x_test/y_test, x_val/y_val); found: {found}")
+    present = []
+    for x_key, y_key in _NPZ_PAIRS:
+        if (x_key in arrays) != (y_key in arrays):
+            have, lack = (x_key, y_key) if x_key in arrays else (y_key, x_key)
+            raise DataError(f"{path}: has {have} but not {lack}; they come in pairs. Keys found: {found}")
+        if x_key in arrays:
+            x, y = arrays[x_key], arrays[y_key]
+            if len(x) != len(y):
+                raise DataError(f"{path}: {x_key} has {len(x)} samples but {y_key} has {len(y)}; "
+                                f"they must match. Keys found: {found}")
+            if x.shape[1:] != arrays["x_train"].shape[1:]:
+                raise DataError(f"{path}: {x_key} samples are {x.shape[1:]} but x_train samples are "
+                                f"{arrays['x_train'].shape[1:]}; all splits need the same sample shape")
+            present.append((x_key, y_key))
+    if not np.issubdtype(arrays["x_train"].dtype, np.number):
+        raise DataError(f"{path}: x_train has dtype {arrays['x_train'].dtype}; inputs must be numeric")
+    if "x_val" in arrays and cfg.validation_size:
+        raise DataError(f"{path}: has its own validation split (x_val, y_val), so dataset.validation_size "
+                        f"{cfg.validation_size} cannot apply; remove validation_size")
+    task, ys, num_classes, names = _classification_or_regression([arrays[y] for _, y in present], str(path))
+    split = {x_key.removeprefix("x_"): (arrays[x_key], y) for (x_key, _), y in zip(present, ys)}
+    kind = "image" if arrays["x_train"].dtype == np.uint8 else "tabular"
+    none = (None, None)
+    return RawData(*split["train"], task, kind, str(path), num_classes, names,
+                   *split.get("test", none), *split.get("val", none))
+
+
+def load_idx_folder(folder: Path, cfg) -> RawData:
+    files = idx.find_idx_files(folder)
+    missing = [name for name in idx.IDX_FILES if name not in files]
+    if missing:
+        present = sorted(p.name for p in folder.iterdir())
+        raise DataError(f"{folder}: missing IDX file(s) {', '.join(missing)}; an idx dataset folder needs "
+                        f"all four of {', '.join(idx.IDX_FILES)}. Found: {', '.join(present) or 'nothing'}")
+    x_train, y_train, x_test, y_test = idx.read_idx_set(files, str(folder))
+    task, (y_train, y_test), num_classes, _ = _classification_or_regression([y_train, y_test], str(folder))
+    kind = "image" if x_train.dtype == np.uint8 else "tabular"
+    return RawData(x_train, y_train, task, kind, str(folder), num_classes,
+                   x_test=x_test, y_test=y_test)
+
+
+def _pillow():
+    try:
+        from PIL import Image
+    except ImportError:
+        return None
+    return Image
+
+
+def _read_with_pillow(Image, path: Path, color_mode: str, size: tuple[int, int] | None) -> np.ndarray:
+    with Image.open(path) as image:
+        image = image.convert("L" if color_mode == "grayscale" else "RGB")
+        if size is not None and image.size != (size[1], size[0]):
+            image = image.resize((size[1], size[0]), Image.BILINEAR)
+        return np.asarray(image, dtype=np.uint8)
+
+
+def _read_with_tensorflow(path: Path, color_mode: str, size: tuple[int, int] | None) -> np.ndarray:
+    import tensorflow as tf
+
+    image = tf.io.decode_image(path.read_bytes(), channels=1 if color_mode == "grayscale" else 3,
+                               expand_animations=False)
+    if size is not None and tuple(image.shape[:2]) != tuple(size):
+        image = tf.cast(tf.round(tf.image.resize(image, size, method="bilinear")), tf.uint8)
+    array = image.numpy()
+    return array[..., 0] if color_mode == "grayscale" else array
+
+
+def read_image(path: Path, color_mode: str, size: tuple[int, int] | None) -> np.ndarray:
+    """One image as uint8 (H, W) or (H, W, 3), resized to `size` (height, width) when given."""
+    Image = _pillow()
+    try:
+        if Image is not None:
+            return _read_with_pillow(Image, path, color_mode, size)
+        return _read_with_tensorflow(path, color_mode, size)
+    except Exception as error:  # Pillow and TensorFlow raise many kinds for a bad image
+        raise DataError(f"{path}: cannot read this image ({type(error).__name__}: {error}). "
+                        "Remove or replace the file.") from None
+
+
+def load_image_folder(folder: Path, cfg) -> RawData:
+    classes = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not classes:
+        raise DataError(f"{folder}: an image_folder dataset needs one subfolder per class "
+                        f"(e.g. {folder}/cat/001.png, {folder}/dog/001.png); found no subfolders")
+    paths, labels = [], []
+    for index, name in enumerate(classes):
+        images = sorted(p for p in (folder / name).iterdir()
+                        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+        if not images:
+            raise DataError(f"{folder / name}: class folder '{name}' holds no images "
+                            f"({', '.join(IMAGE_EXTENSIONS)}); add some or remove the folder")
+        paths += images
+        labels += [index] * len(images)
+    size = tuple(cfg.image_size) if cfg.image_size else None
+    first = read_image(paths[0], cfg.color_mode, size)
+    size = size or first.shape[:2]
+    x = np.empty((len(paths), *first.shape), dtype=np.uint8)
+    x[0] = first
+    for i, path in enumerate(paths[1:], start=1):
+        x[i] = read_image(path, cfg.color_mode, size)
+    return RawData(x, np.array(labels, dtype=np.int64), CLASSIFICATION, "image", str(folder),
+                   num_classes=len(classes), class_names=classes)

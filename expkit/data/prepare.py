@@ -1,0 +1,189 @@
+"""From raw arrays to the train / validation / test splits a model trains on.
+
+Order of operations, all deterministic given the seed:
+1. test split: the data's own (mnist, cifar, imdb, npz with x_test, ...), else `test_split` of
+   the samples, held out after a seeded shuffle (stratified by class for classification);
+2. `limit`: the first N training samples; `test_limit`: the first N test samples;
+3. validation: the data's own (npz with x_val), else `validation_size` samples, or
+   ceil(`validation_split` x N), held out from the (limited) training set after a seeded
+   shuffle (stratified by class for classification). Training samples keep the shuffled order;
+4. scaling, fitted on the final training split only (never validation or test);
+5. flatten, then channel axis; x becomes float32 (token sequences stay int32);
+6. labels: int64 class indices (sparse) or float32 one-hot; regression targets float32.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from expkit.data.raw import CLASSIFICATION, REGRESSION, RawData, random_generator
+from expkit.data.sources import load_raw
+from expkit.errors import DataError
+
+_TEST_STREAM, _VALIDATION_STREAM = 1, 2
+
+
+@dataclass(frozen=True, eq=False)
+class DataSplits:
+    """Fully prepared numpy arrays. `scale` is the scaling actually applied (auto resolved)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray | None
+    y_val: np.ndarray | None
+    x_test: np.ndarray | None
+    y_test: np.ndarray | None
+    task: str
+    num_classes: int | None
+    class_names: list[str] | None
+    source: str
+    scale: str = "none"
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+
+def holdout(n: int, size: int, rng: np.random.Generator, labels: np.ndarray | None = None):
+    """(kept, held) index arrays: `size` of `n` samples held out after a shuffle by `rng`.
+
+    With `labels`, each class gives its share (largest remainder), so the classes keep their
+    proportions. Both arrays are in the shuffled order.
+    """
+    order = rng.permutation(n)
+    if labels is None:
+        return order[: n - size], order[n - size:]
+    shuffled = labels[order]
+    classes, counts = np.unique(shuffled, return_counts=True)
+    quota = size * counts / n
+    take = np.floor(quota).astype(np.int64)
+    missing = size - int(take.sum())
+    take[np.argsort(-(quota - take), kind="stable")[:missing]] += 1
+    held = np.zeros(n, dtype=bool)
+    for label, count in zip(classes, take):
+        if count:
+            held[np.flatnonzero(shuffled == label)[-count:]] = True
+    return order[~held], order[held]
+
+
+def _hold_out(x, y, size, seed, stream, task, what):
+    if size >= len(x):
+        raise DataError(f"{what} would take {size} of the {len(x)} training samples and leave none to "
+                        "train on; use more data or a smaller fraction")
+    kept, held = holdout(len(x), size, random_generator(seed, stream), y if task == CLASSIFICATION else None)
+    return x[kept], y[kept], x[held], y[held]
+
+
+def resolve_scale(cfg, kind: str, dtype: np.dtype) -> str:
+    if cfg.scale == "auto":
+        return "none" if kind == "sequence" else "unit" if dtype == np.uint8 else "standardize"
+    if kind == "sequence" and cfg.scale != "none":
+        raise DataError(f"dataset.scale '{cfg.scale}' would turn the token ids of '{cfg.name}' into "
+                        "fractions that an Embedding layer cannot look up; set scale to none or auto")
+    return cfg.scale
+
+
+def check_labels(cfg, task: str) -> None:
+    if task == REGRESSION and cfg.labels == "one_hot":
+        raise DataError(f"dataset.labels 'one_hot' needs class labels, but '{cfg.name}' is a regression "
+                        "task (real-valued targets); remove dataset.labels")
+
+
+def _is_2d_layer(first_layer: str | None) -> bool:
+    """Conv2D, MaxPooling2D, max_pooling2d, ...: layers that read (H, W, channels) samples."""
+    name = (first_layer or "").replace("_", "").lower()
+    return name.endswith("2d") and name != "convlstm2d"
+
+
+def sample_shape(shape: tuple[int, ...], cfg, first_layer: str | None) -> tuple[int, ...]:
+    """The shape of one sample after `flatten` and `channel_axis`."""
+    shape = tuple(shape)
+    if cfg.flatten:
+        shape = (math.prod(shape),)
+    if cfg.channel_axis == "add":
+        if len(shape) >= 3:
+            raise DataError(f"dataset.channel_axis 'add': samples of '{cfg.name}' are {shape}, they already "
+                            "have a channel axis; set channel_axis to auto or none")
+        return shape + (1,)
+    if cfg.channel_axis == "auto" and len(shape) == 2 and _is_2d_layer(first_layer):
+        return shape + (1,)
+    return shape
+
+
+def _scaler(scale: str, kind: str, x_train: np.ndarray):
+    if scale == "none":
+        dtype = np.int32 if kind == "sequence" else np.float32
+        return lambda x: x.astype(dtype)
+    if scale == "unit":
+        return lambda x: np.divide(x, np.float32(255.0), dtype=np.float32)
+    mean = x_train.mean(axis=0, dtype=np.float64)
+    std = x_train.std(axis=0, dtype=np.float64)
+    std[std == 0] = 1.0  # a constant feature becomes 0 instead of nan
+    mean, std = mean.astype(np.float32), std.astype(np.float32)
+
+    def standardize(x):
+        out = x.astype(np.float32)
+        out -= mean
+        out /= std
+        return out
+
+    return standardize
+
+
+def _labels(y, raw: RawData, cfg, split: str):
+    if raw.task == REGRESSION:
+        return y.astype(np.float32)
+    y = np.asarray(y).reshape(-1).astype(np.int64)
+    if y.size and (y.min() < 0 or y.max() >= raw.num_classes):
+        bad = y.min() if y.min() < 0 else y.max()
+        raise DataError(f"{raw.source}: {split} label {bad} is not a class index in 0..{raw.num_classes - 1}")
+    return np.eye(raw.num_classes, dtype=np.float32)[y] if cfg.labels == "one_hot" else y
+
+
+def _split(raw: RawData, cfg, seed: int):
+    """(x_train, y_train, x_val, y_val, x_test, y_test): steps 1 to 3 of the module docstring."""
+    x_train, y_train, x_test, y_test = raw.x_train, raw.y_train, raw.x_test, raw.y_test
+    if x_test is None:
+        size = math.ceil(cfg.test_split * len(x_train))
+        x_train, y_train, x_test, y_test = _hold_out(
+            x_train, y_train, size, seed, _TEST_STREAM, raw.task, f"test_split {cfg.test_split}")
+    if cfg.limit:
+        x_train, y_train = x_train[: cfg.limit], y_train[: cfg.limit]
+    if cfg.test_limit:
+        x_test, y_test = x_test[: cfg.test_limit], y_test[: cfg.test_limit]
+    x_val, y_val = raw.x_val, raw.y_val
+    if x_val is None:
+        size = cfg.validation_size or math.ceil(cfg.validation_split * len(x_train))
+        what = (f"validation_size {cfg.validation_size}" if cfg.validation_size
+                else f"validation_split {cfg.validation_split}")
+        if size:
+            x_train, y_train, x_val, y_val = _hold_out(
+                x_train, y_train, size, seed, _VALIDATION_STREAM, raw.task, what)
+    return x_train, y_train, x_val, y_val, x_test, y_test
+
+
+def load_splits(cfg, seed: int, first_layer: str | None = None) -> DataSplits:
+    """The dataset of `cfg`, split and preprocessed (see the module docstring).
+
+    `first_layer` is the Keras class name of the model's first layer, for `channel_axis: auto`.
+    """
+    raw = load_raw(cfg, seed)
+    check_labels(cfg, raw.task)
+    scale = resolve_scale(cfg, raw.kind, raw.x_train.dtype)
+    shape = sample_shape(raw.x_train.shape[1:], cfg, first_layer)
+    x_train, y_train, x_val, y_val, x_test, y_test = _split(raw, cfg, seed)
+    transform = _scaler(scale, raw.kind, x_train)
+
+    def prepare_x(x):
+        return None if x is None else transform(x).reshape((len(x), *shape))
+
+    def prepare_y(y, split):
+        return None if y is None else _labels(y, raw, cfg, split)
+
+    return DataSplits(
+        prepare_x(x_train), prepare_y(y_train, "training"),
+        prepare_x(x_val), prepare_y(y_val, "validation"),
+        prepare_x(x_test), prepare_y(y_test, "test"),
+        raw.task, raw.num_classes, raw.class_names, raw.source, scale)

@@ -1,0 +1,41 @@
+"""What every source hands to `prepare`: arrays as read, before splitting and preprocessing."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+CLASSIFICATION = "classification"
+REGRESSION = "regression"
+
+
+@dataclass(eq=False)
+class RawData:
+    """One dataset as read. `x_test`/`x_val` are None when the data has no such split of its own.
+
+    kind decides `scale: auto`: "image" (uint8 pixels), "tabular" (numeric features) or
+    "sequence" (int token ids, never scaled).
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    task: str
+    kind: str
+    source: str
+    num_classes: int | None = None
+    class_names: list[str] | None = None
+    x_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
+
+
+def names_to_indices(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Class indices for arbitrary labels: sorted distinct values -> 0, 1, ...; names are their text."""
+    names, indices = np.unique(values, return_inverse=True)
+    return indices.reshape(-1).astype(np.int64), [str(name) for name in names]
+
+
+def random_generator(seed: int, *stream: int) -> np.random.Generator:
+    """numpy's generator for `seed` (any int), with an optional stream number per purpose."""
+    return np.random.default_rng([seed % 2**64, *stream] if stream else seed % 2**64)
