@@ -5,6 +5,7 @@ exists, so a bad input leaves nothing behind. From then on run.json says what ha
 """
 from __future__ import annotations
 
+import math
 import signal
 import sys
 import time
@@ -160,13 +161,15 @@ def _fit_and_evaluate(ready: Prepared, cfg: ExperimentConfig, run_dir: Path) -> 
     callbacks = make_callbacks(keras, cfg.training.callbacks, run_dir)
     with tf.device(ready.plan.device):
         t0 = time.perf_counter()
+        # shuffle=False: the tf.data pipeline already reshuffles every epoch with the seed.
         history = model.fit(train_ds, validation_data=val_ds, epochs=cfg.training.epochs,
-                            callbacks=callbacks, verbose=verbose)
+                            callbacks=callbacks, verbose=verbose, shuffle=False)
         seconds = time.perf_counter() - t0
         test = model.evaluate(test_ds, return_dict=True, verbose=0) if test_ds is not None else {}
-    if model.stop_training and any(isinstance(c, keras.callbacks.TerminateOnNaN) for c in callbacks) \
-            and any(v != v for v in history.history.get("loss", [])[-1:]):
-        raise FloatingPointError("the loss became NaN; lower the learning rate or check the data scaling")
+    last_loss = history.history.get("loss", [0.0])[-1]
+    if not math.isfinite(last_loss):
+        raise FloatingPointError(f"the loss became {last_loss} (NaN or infinite): lower the learning rate "
+                                 "or check the data's scaling")
     model.save(run_dir / "model.keras")
     final = {k: float(v[-1]) for k, v in history.history.items() if k != "learning_rate"}
     epochs_run = len(history.epoch)
