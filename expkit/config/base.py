@@ -8,3 +8,11 @@ class Spec(BaseModel):
     """A config section. Unknown keys are errors; values never change after validation."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class KeyProblem(ValueError):
+    """A model validator's complaint about one of its keys, so the error points at that key's line."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key = key

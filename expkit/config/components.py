@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from expkit.config.base import Spec
+from expkit.config.base import KeyProblem, Spec
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "softmax", "elu", "gelu", "leaky_relu", "swish", "silu",
                "linear", "selu", "softplus", "softsign", "hard_sigmoid", "exponential", "relu6",
@@ -62,10 +62,11 @@ class InitializerSpec(Spec):
         extra = given - INITIALIZER_ARGS[self.name]
         if extra:
             allowed = ", ".join(sorted(INITIALIZER_ARGS[self.name])) or "no arguments"
-            raise ValueError(f"initializer '{self.name}' does not take {', '.join(sorted(extra))}; "
+            extra = sorted(extra)
+            raise KeyProblem(extra[0], f"initializer '{self.name}' does not take {', '.join(extra)}; "
                              f"it takes {allowed}")
         if self.minval is not None and self.maxval is not None and self.minval >= self.maxval:
-            raise ValueError(f"random_uniform needs minval < maxval, got {self.minval} >= {self.maxval}")
+            raise KeyProblem("maxval", f"random_uniform needs minval < maxval, got {self.minval} >= {self.maxval}")
         return self
 
     def keras_class(self) -> str:

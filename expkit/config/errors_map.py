@@ -5,6 +5,7 @@ import typing
 
 from pydantic import BaseModel, ValidationError
 
+from expkit.config.base import KeyProblem
 from expkit.config.layers import LAYER_CLASSES, LAYER_TYPES
 from expkit.config.yamlsource import PathKey, Source, dotted
 from expkit.errors import Problem, suggest
@@ -51,7 +52,7 @@ def _literal_of(model: type[BaseModel]):
     return args[0] if args else None
 
 
-def _data_path(data, loc: tuple) -> PathKey:
+def _data_path(data, loc: tuple, missing_key: bool = False) -> PathKey:
     """Drop the union tags from a pydantic `loc`, keeping the keys that are (or should be) in the data."""
     path, current = [], data
     for i, elem in enumerate(loc):
@@ -62,8 +63,8 @@ def _data_path(data, loc: tuple) -> PathKey:
         elif isinstance(current, list) and isinstance(elem, int) and elem < len(current):
             path.append(elem)
             current = current[elem]
-        elif isinstance(current, dict) and last and isinstance(elem, str) and elem.isidentifier():
-            path.append(elem)  # a missing or unknown key
+        elif isinstance(current, dict) and last and missing_key and isinstance(elem, str):
+            path.append(elem)  # a missing key (a union tag such as 'piecewise_constant' is not one)
         elif not isinstance(current, (dict, list)):
             break
     return tuple(path)
@@ -82,6 +83,8 @@ def _message(err: dict, root: type[BaseModel]) -> str:
         raw = value.get("type") if isinstance(value, dict) else None
         if raw is None:
             return "each layer needs a 'type', e.g. type: Dense"
+        if isinstance(raw, str) and LAYER_TYPES.get(raw, LAYER_TYPES.get(raw.lower())):
+            return f"{err['msg']}, got '{raw}'"  # a known type where it is not allowed (Bidirectional)
         names = sorted(set(LAYER_TYPES.values()))
         close = suggest(raw, list(LAYER_TYPES))
         if close:
@@ -105,15 +108,37 @@ def _is_type_error(err: dict) -> bool:
     return err["type"].endswith(("_type", "_parsing")) or err["type"] == "model_attributes_type"
 
 
+def _offending_key(err: dict) -> str | None:
+    """The key inside the failing mapping that the error is about: a validator's KeyProblem key,
+    a union's discriminator ('schedule'), a layer's 'type'."""
+    if isinstance((err.get("ctx") or {}).get("error"), KeyProblem):
+        return err["ctx"]["error"].key
+    if err["type"] == "union_tag_invalid":
+        return err["ctx"]["discriminator"].strip("'")
+    if err["type"] == "unknown_layer_type":
+        return "type"
+    return None
+
+
+def _error_path(data, err: dict) -> PathKey:
+    path = _data_path(data, err["loc"], missing_key=err["type"] == "missing")
+    key, node = _offending_key(err), data
+    if key is None:
+        return path
+    for part in path:  # every part is in the data: only a missing key is added beyond it
+        node = node[part]
+    return path + (key,) if isinstance(node, dict) and key in node else path
+
+
 def problems_from(exc: ValidationError, source: Source, root: type[BaseModel]) -> list[Problem]:
     """One problem per offending path; alternative branches of a union are merged into one line."""
     by_path: dict[PathKey, list[str]] = {}
     errors = exc.errors(include_url=False)
-    paths = [_data_path(source.data, e["loc"]) for e in errors]
+    paths = [_data_path(source.data, e["loc"], missing_key=e["type"] == "missing") for e in errors]
     # In a union (a number or a schedule), the branch whose type does not fit at all is noise.
     errors = [e for e, p in zip(errors, paths) if not (_is_type_error(e) and paths.count(p) > 1)] or errors
     for err in errors:
-        path = _data_path(source.data, err["loc"])
+        path = _error_path(source.data, err)
         message = _message(err, root)
         if message not in by_path.setdefault(path, []):
             by_path[path].append(message)

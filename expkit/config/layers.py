@@ -43,8 +43,10 @@ class LayerSpec(Spec):
         return [value] if isinstance(value, str) else value
 
     def keras_kwargs(self) -> dict[str, Any]:
-        kwargs = self.model_dump(exclude=EXPKIT_FIELDS, exclude_none=True)
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()}
+        kwargs = self.model_dump(exclude=EXPKIT_FIELDS)
+        fields = type(self).model_fields  # keep a None that replaces a default (merge_mode: null)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()
+                if not (v is None and fields[k].default is None)}
 
 
 class WeightedSpec(LayerSpec):

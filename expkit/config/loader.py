@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from expkit.config.errors_map import problems_from
 from expkit.config.experiment import ExperimentConfig, cross_checks
@@ -26,7 +26,19 @@ class LoadedConfig:
 
 
 def dump_config(config: ExperimentConfig) -> str:
-    return yaml.safe_dump(config.model_dump(mode="json", exclude_none=True), sort_keys=False)
+    return yaml.safe_dump(_drop_default_nones(config, config.model_dump(mode="json")), sort_keys=False)
+
+
+def _drop_default_nones(model, data):
+    """Leave out the None values that are only defaults, but keep a None that replaces another
+    default (Bidirectional's `merge_mode: null`), or the reloaded config would differ."""
+    if isinstance(model, BaseModel) and isinstance(data, dict):
+        fields = type(model).model_fields
+        return {key: _drop_default_nones(getattr(model, key), value) for key, value in data.items()
+                if not (value is None and key in fields and fields[key].default is None)}
+    if isinstance(model, (list, tuple)) and isinstance(data, list):
+        return [_drop_default_nones(m, d) for m, d in zip(model, data)]
+    return data
 
 
 def load_config(file: str | Path, overrides: list[str] = (), name: str | None = None) -> LoadedConfig:
@@ -81,6 +93,7 @@ def _read_with_bases(file: Path, chain: tuple[Path, ...]) -> Source:
                                       "paths in extends are relative to the file that names them"))
         _merge(merged, _read_with_bases(base_file, chain + (file.resolve(),)), ())
     _merge(merged, source, ())
+    merged.locations[()] = source.locations[()]
     return merged
 
 

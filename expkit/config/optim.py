@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
-from expkit.config.base import Spec
+from expkit.config.base import KeyProblem, Spec
 
 AutoSteps = PositiveInt | Literal["auto"]
 
@@ -36,10 +36,10 @@ class PiecewiseConstant(Spec):
     @model_validator(mode="after")
     def _lengths(self):
         if len(self.values) != len(self.boundaries) + 1:
-            raise ValueError(f"piecewise_constant needs one more value than boundaries, got "
+            raise KeyProblem("values", f"piecewise_constant needs one more value than boundaries, got "
                              f"{len(self.boundaries)} boundaries and {len(self.values)} values")
         if list(self.boundaries) != sorted(set(self.boundaries)):
-            raise ValueError(f"boundaries must increase strictly, got {self.boundaries}")
+            raise KeyProblem("boundaries", f"boundaries must increase strictly, got {self.boundaries}")
         return self
 
 
@@ -112,11 +112,13 @@ class OptimizerSpec(Spec):
         given = {k for k in self.model_fields_set if k not in ("name", "learning_rate", *CLIPPING)
                  and getattr(self, k) is not None}
         if given - allowed:
-            raise ValueError(f"optimizer '{self.name}' does not take {', '.join(sorted(given - allowed))}; "
+            extra = sorted(given - allowed)
+            raise KeyProblem(extra[0], f"optimizer '{self.name}' does not take {', '.join(extra)}; "
                              f"it takes learning_rate, {', '.join(sorted(allowed))} and clipping "
                              f"({', '.join(CLIPPING)})")
-        if sum(getattr(self, k) is not None for k in CLIPPING) > 1:
-            raise ValueError("set only one of clipnorm, clipvalue and global_clipnorm")
+        clipping = [k for k in CLIPPING if getattr(self, k) is not None]
+        if len(clipping) > 1:
+            raise KeyProblem(clipping[-1], "set only one of clipnorm, clipvalue and global_clipnorm")
         return self
 
     def keras_kwargs(self) -> dict[str, Any]:
@@ -152,9 +154,10 @@ class LossSpec(Spec):
     @model_validator(mode="after")
     def _crossentropy_only(self):
         if "crossentropy" not in self.name and (self.from_logits is not None or self.label_smoothing is not None):
-            raise ValueError(f"from_logits and label_smoothing apply to crossentropy losses, not '{self.name}'")
+            key = "from_logits" if self.from_logits is not None else "label_smoothing"
+            raise KeyProblem(key, f"from_logits and label_smoothing apply to crossentropy losses, not '{self.name}'")
         if self.name.startswith("sparse") and self.label_smoothing is not None:
-            raise ValueError("sparse_categorical_crossentropy takes no label_smoothing: use one-hot labels "
+            raise KeyProblem("label_smoothing", "sparse_categorical_crossentropy takes no label_smoothing: use one-hot labels "
                              "(dataset.labels: one_hot) with categorical_crossentropy")
         return self
 

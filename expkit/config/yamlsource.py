@@ -54,13 +54,16 @@ def read_yaml(file: Path) -> Source:
         if node is None:
             raise ConfigError(Problem(Location(name, 1, 1), "", "the file is empty: an experiment needs at least "
                                       "the sections experiment, dataset, model and compile"))
-        source = Source(None)
+        source = Source(None, {(): Location(name)})  # a missing top-level section points at the file
         source.data = _convert(loader, node, (), source.locations, name)
         return source
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name)
-        detail = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        context = exc.context
+        if context and exc.context_mark and mark and exc.context_mark.line != mark.line:
+            context += f" (started at line {exc.context_mark.line + 1}, column {exc.context_mark.column + 1})"
+        detail = " ".join(str(p) for p in (context, exc.problem) if p)
         raise ConfigError(Problem(where, "", f"invalid YAML: {detail}")) from None
     except yaml.YAMLError as exc:
         raise ConfigError(Problem(Location(name), "", f"invalid YAML: {exc}")) from None
