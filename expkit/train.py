@@ -15,7 +15,7 @@ from pathlib import Path
 from expkit.config.experiment import ExperimentConfig
 from expkit.config.loader import LoadedConfig
 from expkit.device import DevicePlan, apply_device, choose_device
-from expkit.errors import BuildError
+from expkit.errors import BuildError, DataError
 from expkit.runstore import RunRecord, create_run_dir, now, write_atomic, write_json
 from expkit.tfenv import import_keras
 
@@ -86,13 +86,18 @@ def prepare(loaded: LoadedConfig, *, load_data: bool = True) -> Prepared:
         tf.config.experimental.enable_op_determinism()
     keras.mixed_precision.set_global_policy("mixed_float16" if plan.mixed_precision else "float32")
     first = first_layer_type(cfg)
-    if load_data:
-        splits = load_splits(cfg.dataset, cfg.experiment.seed, first)
-        shape, classes, steps = splits.input_shape, splits.num_classes, _steps(splits, cfg)
-    else:
-        splits = None
-        shape, classes, _task = describe_input(cfg.dataset, first)
-        steps = None
+    try:
+        if load_data:
+            splits = load_splits(cfg.dataset, cfg.experiment.seed, first)
+            shape, classes, steps = splits.input_shape, splits.num_classes, _steps(splits, cfg)
+        else:
+            splits = None
+            shape, classes, _task = describe_input(cfg.dataset, first)
+            steps = None
+    except DataError as exc:
+        key = "path" if cfg.dataset.path else "name"
+        where = loaded.source.locate(("dataset", key))
+        raise DataError(f"{where or loaded.file}: dataset.{key}: {exc}") from None
     model = build_for(cfg, keras, shape, classes, steps, loaded.source.locate, plan)
     return Prepared(keras, plan, device_name, splits, model)
 

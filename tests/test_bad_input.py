@@ -202,11 +202,24 @@ compile:
     case("units-negative", variant(("units: 32", "units: -3")),
          "model.layers[1].units: must be greater than 0, got -3", at=lines("units: -3")),
     case("units-float", variant(("units: 32", "units: 2.5")),
-         "model.layers[1].units: must be a valid integer", "fractional part", "2.5", at=lines("units: 2.5")),
+         "model.layers[1].units: must be a whole number, got 2.5", at=lines("units: 2.5")),
     case("units-string", variant(("units: 32", "units: many")),
          "model.layers[1].units: must be a valid integer", "got 'many'", at=lines("units: many")),
+    case("layers-empty", variant(("""  layers:
+    - type: Flatten
+    - type: Dense
+      units: 32
+      activation: relu
+    - type: Dropout
+      rate: 0.2
+    - type: Dense
+      units: 10
+      activation: softmax
+""", "  layers: []\n")),
+         "model.layers: must have at least 1 item(s), got 0", at=lines("layers: []")),
     case("units-null", variant(("units: 32", "units: null")),
-         "model.layers[1].units: must be a valid integer, got None", at=lines("units: null")),
+         "model.layers[1].units: a value is required here, got an empty value (null); expected a valid integer",
+         at=lines("units: null")),
     case("dropout-rate-1.5", variant(("rate: 0.2", "rate: 1.5")),
          "model.layers[2].rate: must be less than 1, got 1.5", at=lines("rate: 1.5")),
     case("dropout-rate-negative", variant(("rate: 0.2", "rate: -0.1")),

@@ -100,8 +100,20 @@ def _message(err: dict, root: type[BaseModel]) -> str:
         return f"must be one of {expected}, got {value!r}{suggest(value, options)}"
     if kind in ("value_error", "assertion_error"):
         return err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    if value is None:
+        return f"a value is required here, got an empty value (null); {_expected(err)}"
+    if kind == "too_short":
+        return f"must have at least {err['ctx']['min_length']} item(s), got {len(value)}"
+    if kind == "int_from_float":
+        return f"must be a whole number, got {value!r}"
     msg = err["msg"].replace("Input should be", "must be").replace("Input should have", "must have")
     return f"{msg}, got {value!r}"
+
+
+def _expected(err: dict) -> str:
+    """What pydantic wanted, from its message: 'expected a valid integer'."""
+    msg = err["msg"].replace("Input should be ", "").replace("Input should have ", "")
+    return f"expected {msg}"
 
 
 def _is_type_error(err: dict) -> bool:
