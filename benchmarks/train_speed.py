@@ -58,8 +58,9 @@ print(json.dumps({"samples_per_second": len(x) * epochs / seconds, "seconds": se
 """
 
 
-def run_expkit(config: Path, runs: Path) -> float:
-    out = subprocess.run([sys.executable, "-m", "expkit", "train", str(config), "--runs-dir", str(runs)],
+def run_expkit(config: Path, runs: Path, overrides: list[str]) -> float:
+    sets = [arg for item in overrides for arg in ("--set", item)]
+    out = subprocess.run([sys.executable, "-m", "expkit", "train", str(config), "--runs-dir", str(runs), *sets],
                          capture_output=True, text=True, check=True, cwd=ROOT)
     run = Path(out.stdout.strip().splitlines()[-1])
     return json.loads((run / "results.json").read_text())["samples_per_second"]
@@ -78,6 +79,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--steps-per-execution", type=int, default=1,
                         help="expkit's training.steps_per_execution (the plain script keeps Keras' default, 1)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="an override for the expkit side, e.g. training.callbacks.terminate_on_nan=false")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -87,9 +90,9 @@ def main() -> None:
         script.write_text(textwrap.dedent(PLAIN))
         ratios = []
         print(f"convnet on {args.limit} MNIST samples, {args.epochs} epochs, batch 128, "
-              f"expkit steps_per_execution={args.steps_per_execution}")
+              f"expkit steps_per_execution={args.steps_per_execution} {' '.join(args.overrides)}")
         for pair in range(1, args.pairs + 1):
-            ours = run_expkit(config, tmp / "runs")
+            ours = run_expkit(config, tmp / "runs", args.overrides)
             plain = run_plain(script, args.limit, args.epochs)
             ratios.append(ours / plain)
             print(f"pair {pair}: expkit {ours:8.0f} samples/s   plain Keras {plain:8.0f} samples/s   "

@@ -49,13 +49,25 @@ def _train_first(item):
 
 
 def make_callbacks(keras, cfg: CallbacksConfig, run_dir: Path) -> list:
+    """Keras runs batch hooks synchronously (blocking every step) unless each callback says it is
+    async-safe. TensorBoard writing per epoch does nothing in its batch hook, and TerminateOnNaN only
+    sets model.stop_training, so both are marked async-safe: the steps then run back to back, as in
+    a plain `model.fit` without callbacks."""
     callbacks = [make_metrics_csv(keras, run_dir / "metrics.csv")]
     tb = cfg.tensorboard
-    callbacks.append(keras.callbacks.TensorBoard(
+    epoch_only = tb.update_freq == "epoch" and tb.profile_batch == 0 and not tb.write_graph
+
+    class TensorBoard(keras.callbacks.TensorBoard):
+        async_safe = epoch_only
+
+    class TerminateOnNaN(keras.callbacks.TerminateOnNaN):
+        async_safe = True
+
+    callbacks.append(TensorBoard(
         log_dir=str(run_dir / "tb"), update_freq=tb.update_freq, histogram_freq=tb.histogram_freq,
         write_graph=tb.write_graph, profile_batch=tb.profile_batch))
     if cfg.terminate_on_nan:
-        callbacks.append(keras.callbacks.TerminateOnNaN())
+        callbacks.append(TerminateOnNaN())
     if cfg.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(**cfg.early_stopping.model_dump()))
     if cfg.reduce_lr_on_plateau:
