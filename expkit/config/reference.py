@@ -33,12 +33,16 @@ SECTIONS = [
 ]
 
 
+def _number(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def _type_name(tp) -> str:
     """A short, readable type: 'int > 0', "'auto' | 'cpu'", 'list of float', 'float or none'."""
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin is typing.Annotated:
         base, meta = _type_name(args[0]), args[1:]
-        bounds = [f"{op} {getattr(m, k)}" for m in meta for k, op in
+        bounds = [f"{op} {_number(getattr(m, k))}" for m in meta for k, op in
                   (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")) if getattr(m, k, None) is not None]
         return f"{base} {' '.join(bounds)}".strip() if bounds else base
     if origin is typing.Literal:
