@@ -1,13 +1,22 @@
 """The base of every config model: strict, frozen, documented."""
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 
 class Spec(BaseModel):
     """A config section. Unknown keys are errors; values never change after validation."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class NamedSpec(Spec):
+    """A component picked by `name` with optional arguments; a bare string is shorthand for {name: ...}."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, data):
+        return {"name": data} if isinstance(data, str) else data
 
 
 class KeyProblem(ValueError):

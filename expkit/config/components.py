@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from expkit.config.base import KeyProblem, Spec
+from expkit.config.base import KeyProblem, NamedSpec, Spec
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "softmax", "elu", "gelu", "leaky_relu", "swish", "silu",
                "linear", "selu", "softplus", "softsign", "hard_sigmoid", "exponential", "relu6",
@@ -34,7 +34,7 @@ for _name in ("glorot_uniform", "glorot_normal", "xavier_uniform", "xavier_norma
     INITIALIZER_ARGS[_name] = {"seed"}
 
 
-class InitializerSpec(Spec):
+class InitializerSpec(NamedSpec):
     """A Keras initializer by name, with its arguments. A bare string is shorthand for `{name: ...}`."""
 
     name: Literal[tuple(INITIALIZER_CLASSES)] = Field(description=(  # type: ignore[valid-type]
@@ -50,11 +50,6 @@ class InitializerSpec(Spec):
     distribution: Literal["truncated_normal", "untruncated_normal", "uniform"] | None = Field(
         None, description="variance_scaling: distribution.")
     seed: int | None = Field(None, description="Seed of this initializer; default: drawn from experiment.seed.")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_string(cls, data):
-        return {"name": data} if isinstance(data, str) else data
 
     @model_validator(mode="after")
     def _arguments_fit(self):

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
-from expkit.config.base import KeyProblem, Spec
+from expkit.config.base import KeyProblem, NamedSpec, Spec
 
 AutoSteps = PositiveInt | Literal["auto"]
 
@@ -82,7 +82,7 @@ OPTIMIZER_ARGS = {
 CLIPPING = ("clipnorm", "clipvalue", "global_clipnorm")
 
 
-class OptimizerSpec(Spec):
+class OptimizerSpec(NamedSpec):
     name: Literal[OPTIMIZERS] = Field("adam", description="Optimizer: " + ", ".join(OPTIMIZERS) + ".")  # type: ignore[valid-type]
     learning_rate: PositiveFloat | Schedule | None = Field(None, description=(
         "A number, or a schedule (exponential_decay, cosine_decay, piecewise_constant, linear_warmup, "
@@ -100,11 +100,6 @@ class OptimizerSpec(Spec):
     clipnorm: PositiveFloat | None = Field(None, description="Clip each gradient to this norm.")
     clipvalue: PositiveFloat | None = Field(None, description="Clip each gradient element to [-v, v].")
     global_clipnorm: PositiveFloat | None = Field(None, description="Clip all gradients together to this global norm.")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_string(cls, data):
-        return {"name": data} if isinstance(data, str) else data
 
     @model_validator(mode="after")
     def _arguments_fit(self):
@@ -140,16 +135,11 @@ METRICS = ("accuracy", "binary_accuracy", "categorical_accuracy", "sparse_catego
            "cosine_similarity", "r2_score")
 
 
-class LossSpec(Spec):
+class LossSpec(NamedSpec):
     name: Literal[LOSSES] = Field(description="Keras loss name: " + ", ".join(LOSSES) + ".")  # type: ignore[valid-type]
     from_logits: bool | None = Field(None, description=(
         "Crossentropy losses: the model outputs raw scores (no softmax/sigmoid on the last layer)."))
     label_smoothing: float | None = Field(None, ge=0, lt=1, description="Crossentropy losses: label smoothing.")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_string(cls, data):
-        return {"name": data} if isinstance(data, str) else data
 
     @model_validator(mode="after")
     def _crossentropy_only(self):
