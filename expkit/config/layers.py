@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Discriminator, Field, PositiveInt, Tag, field_validator, model_validator
+from pydantic import Discriminator, Field, PositiveInt, Tag, field_validator
 
 from expkit.config.base import Spec
 from expkit.config.components import Activation, InitializerSpec, LayerRegularizationSpec

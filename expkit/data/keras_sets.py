@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from expkit.tfenv import import_keras
 from expkit.data.raw import CLASSIFICATION, REGRESSION, RawData
 from expkit.errors import DataError
 
@@ -142,7 +143,7 @@ def _link_into_keras_cache(found: Path, spec: KerasFile) -> None:
 
     Keras' own cache is searched first, so a file already there under Keras' name is `found`.
     """
-    import keras  # noqa: F401  (fixes Keras' own cache folder)
+    import_keras()  # Keras fixes its own cache folder on import
 
     target = _keras_own_home() / "datasets" / spec.cached_as
     if target.is_file() and os.path.samefile(target, found):
@@ -168,7 +169,7 @@ def _pad(sequences, length: int) -> np.ndarray:
 
 def _call_keras_loader(name: str, cfg, seed: int):
     """((x_train, y_train), (x_test, y_test)) from Keras' own loader (imports TensorFlow)."""
-    import keras
+    keras = import_keras()
 
     datasets = keras.datasets
     if name in ("cifar10", "cifar100"):
@@ -222,6 +223,6 @@ def _to_raw(name, cfg, x_train, y_train, x_test, y_test, source) -> RawData:
 
 
 def _reuters_topics() -> list[str]:
-    import keras
+    keras = import_keras()
 
     return list(keras.datasets.reuters.get_label_names())

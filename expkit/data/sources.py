@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from expkit.tfenv import import_keras
 from expkit.config.dataset import FILE_DATASETS, KERAS_DATASETS, SKLEARN_DATASETS, SYNTHETIC_DATASETS
 from expkit.data import idx
 from expkit.data.keras_sets import load_keras_set, offline, search_folders
@@ -108,7 +109,7 @@ def _download_fashion_mnist(folders: list[Path]) -> Path:
     if offline():
         raise DataError(f"dataset 'fashion_mnist' is not on this machine and EXPKIT_OFFLINE=1 "
                         f"forbids downloading it. {where}")
-    import keras
+    keras = import_keras()
 
     try:
         keras.datasets.fashion_mnist.load_data()
