@@ -36,6 +36,14 @@ def _parser() -> argparse.ArgumentParser:
 
     schema = sub.add_parser("schema", help="print the config's JSON Schema (for editor autocompletion)")
     schema.add_argument("--markdown", action="store_true", help="print the config reference as Markdown instead")
+    import importlib
+    from expkit.commands import MODULES
+    for module in MODULES:
+        try:
+            importlib.import_module(f"expkit.commands.{module}").add_parser(sub)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"expkit.commands.{module}":
+                raise
     return parser
 
 
@@ -93,9 +101,10 @@ def cmd_schema(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handler = {"train": cmd_train, "validate": cmd_validate, "summary": cmd_summary, "schema": cmd_schema}
+    handlers = {"train": cmd_train, "validate": cmd_validate, "summary": cmd_summary, "schema": cmd_schema}
+    handler = handlers.get(args.command) or args.handler
     try:
-        return handler[args.command](args)
+        return handler(args)
     except ExpkitError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

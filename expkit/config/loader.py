@@ -25,8 +25,13 @@ class LoadedConfig:
         return dump_config(self.config)
 
 
+def resolved_data(config: ExperimentConfig) -> dict:
+    """The resolved config as plain data: what config.yaml and config.json of a run hold."""
+    return _drop_default_nones(config, config.model_dump(mode="json"))
+
+
 def dump_config(config: ExperimentConfig) -> str:
-    return yaml.safe_dump(_drop_default_nones(config, config.model_dump(mode="json")), sort_keys=False)
+    return yaml.safe_dump(resolved_data(config), sort_keys=False)
 
 
 def _drop_default_nones(model, data):

@@ -1,0 +1,159 @@
+"""Reading run folders back: the small files only, never TensorFlow. Used by compare, diff, sweep and plot."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from expkit.errors import ExpkitError
+
+STATUSES = ("running", "completed", "failed", "interrupted")
+
+
+@dataclass
+class Run:
+    """One run folder as plain data."""
+
+    path: Path
+    info: dict                      # run.json
+    config: dict                    # the resolved config (config.json, else config.yaml)
+    results: dict | None = None     # results.json; None while running, or when it failed
+    _flat: dict | None = field(default=None, repr=False)
+
+    @property
+    def id(self) -> str:
+        return self.info.get("id", self.path.name)
+
+    @property
+    def name(self) -> str:
+        return self.info.get("name", "")
+
+    @property
+    def status(self) -> str:
+        return self.info.get("status", "unknown")
+
+    @property
+    def seed(self) -> int | None:
+        return self.config.get("experiment", {}).get("seed")
+
+    @property
+    def flat_config(self) -> dict[str, Any]:
+        """Dotted paths to leaf values: {'model.layers.1.units': 128, 'compile.optimizer.name': 'adam'}."""
+        if self._flat is None:
+            self._flat = flatten(self.config)
+        return self._flat
+
+    def metric(self, split: str, name: str) -> float | None:
+        """A final metric from results.json, e.g. metric('test', 'accuracy')."""
+        return ((self.results or {}).get(split) or {}).get(name)
+
+    def metrics_csv(self) -> list[dict[str, float]]:
+        """metrics.csv as rows of floats (read on demand: only `--metric best` and plots need it)."""
+        import csv
+        path = self.path / "metrics.csv"
+        if not path.is_file():
+            return []
+        with path.open(newline="") as f:
+            return [{k: _float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def _float(value: str) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts and lists to dotted keys; list items by position (model.layers.1.units)."""
+    out: dict[str, Any] = {}
+    if isinstance(data, dict):
+        items = data.items()
+    elif isinstance(data, list) and data and any(isinstance(v, (dict, list)) for v in data):
+        items = ((str(i), v) for i, v in enumerate(data))
+    else:
+        out[prefix] = data
+        return out
+    for key, value in items:
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, (dict, list)) and value:
+            out.update(flatten(value, path))
+        else:
+            out[path] = value
+    return out
+
+
+class BadRun(ExpkitError):
+    """A folder that is not a readable run: missing or corrupt files."""
+
+
+def read_run(path: Path) -> Run:
+    """One run folder; raises BadRun saying which file is missing or corrupt."""
+    def load_json(name: str, required: bool) -> dict | None:
+        file = path / name
+        try:
+            with open(file, encoding="utf-8") as f:
+                data = json.load(f)
+        except FileNotFoundError:
+            if required:
+                raise BadRun(f"{path}: not a run folder (no {name})") from None
+            return None
+        except (OSError, ValueError) as exc:
+            raise BadRun(f"{path}: {name} is unreadable ({exc})") from None
+        if not isinstance(data, dict):
+            raise BadRun(f"{path}: {name} does not hold a JSON object")
+        return data
+
+    info = load_json("run.json", True)
+    config = load_json("config.json", False)
+    if config is None:
+        config = _read_config_yaml(path)
+    return Run(path=path, info=info, config=config, results=load_json("results.json", False))
+
+
+def _read_config_yaml(path: Path) -> dict:
+    import yaml
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        data = yaml.load((path / "config.yaml").read_text(encoding="utf-8"), Loader=loader)
+    except FileNotFoundError:
+        raise BadRun(f"{path}: not a run folder (no config.yaml)") from None
+    except (OSError, yaml.YAMLError) as exc:
+        raise BadRun(f"{path}: config.yaml is unreadable ({exc})") from None
+    if not isinstance(data, dict):
+        raise BadRun(f"{path}: config.yaml does not hold a mapping")
+    return data
+
+
+def find_run_dirs(paths: Iterable[str | Path]) -> list[Path]:
+    """Run folders named directly, or found below the folders named (a sweep folder, runs/)."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise ExpkitError(f"{path}: no such file or folder")
+        if (path / "run.json").is_file() or not path.is_dir():
+            found.append(path)
+            continue
+        for root, dirs, files in os.walk(path):
+            if "run.json" in files:
+                found.append(Path(root))
+                dirs[:] = []  # a run's own subfolders (tb/) hold no runs
+            else:
+                dirs[:] = sorted(d for d in dirs if d != "tb")
+    return found
+
+
+def load_runs(paths: Iterable[str | Path], problems: list[str] | None = None) -> list[Run]:
+    """Every run under `paths`, oldest first. A bad folder is skipped; its one-line reason is
+    appended to `problems` when given."""
+    runs = []
+    for path in dict.fromkeys(find_run_dirs(paths)):
+        try:
+            runs.append(read_run(path))
+        except BadRun as exc:
+            if problems is not None:
+                problems.append(str(exc))
+    return sorted(runs, key=lambda r: (r.info.get("start_time") or "", r.id))
