@@ -157,3 +157,16 @@ def load_runs(paths: Iterable[str | Path], problems: list[str] | None = None) ->
             if problems is not None:
                 problems.append(str(exc))
     return sorted(runs, key=lambda r: (r.info.get("start_time") or "", r.id))
+
+
+def config_hash(config: dict, ignore: Iterable[str] = ()) -> str:
+    """A short stable hash of a resolved config, leaving out the dotted keys in `ignore`.
+    With ignore=("experiment.seed",) runs that differ only by seed hash alike (seed groups);
+    with nothing ignored it is a sweep point's identity."""
+    import hashlib
+    flat = {k: v for k, v in flatten(config).items() if k not in set(ignore)}
+    text = json.dumps(flat, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+SEED_KEY = "experiment.seed"
