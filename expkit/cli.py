@@ -55,6 +55,9 @@ def _add_set(parser) -> None:
 def cmd_train(args) -> int:
     from expkit.config import load_config
     loaded = load_config(args.config, args.overrides, name=args.name)
+    if loaded.config.sweep:
+        print(f"note: {args.config} has a sweep: section, which `expkit train` ignores (it trains the base "
+              f"config once); `expkit sweep {args.config}` runs the sweep", file=sys.stderr)
     from expkit.train import train
     run_dir = train(loaded, Path(args.runs_dir))
     print(run_dir)

@@ -66,7 +66,7 @@ class RunRecord:
             "start_time": started.isoformat(timespec="seconds"), "end_time": None, "duration_seconds": None,
             "seed": seed, "device": device,
             "versions": {"python": platform.python_version(), "expkit": expkit.__version__, **versions},
-            "command": sys.argv[:], "git_commit": git_commit(Path.cwd()), "host": platform.node(), "error": None,
+            "command": sys.argv[:], "git_commit": git_commit(Path.cwd()), "host": platform.node(), "pid": os.getpid(), "error": None,
         }
         write_json(self.path, self.data)
 

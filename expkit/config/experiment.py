@@ -7,6 +7,7 @@ from expkit.config.base import Spec
 from expkit.config.dataset import DatasetConfig
 from expkit.config.model import ModelConfig
 from expkit.config.optim import CompileConfig
+from expkit.config.sweep import SweepConfig
 from expkit.config.training import TrainingConfig
 
 
@@ -24,6 +25,8 @@ class ExperimentConfig(Spec):
     model: ModelConfig = Field(description="The layer stack or graph, initializer and regularization.")
     compile: CompileConfig = Field(description="Loss, metrics and optimizer.")
     training: TrainingConfig = Field(default_factory=TrainingConfig, description="Epochs, batches, device, callbacks.")
+    sweep: SweepConfig | None = Field(None, description=(
+        "Variants that `expkit sweep` runs (grid, random, variants, seeds); `expkit train` ignores it."))
 
 
 def cross_checks(cfg: ExperimentConfig) -> list[tuple[str, str]]:

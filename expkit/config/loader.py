@@ -27,7 +27,9 @@ class LoadedConfig:
 
 def resolved_data(config: ExperimentConfig) -> dict:
     """The resolved config as plain data: what config.yaml and config.json of a run hold."""
-    return _drop_default_nones(config, config.model_dump(mode="json"))
+    data = _drop_default_nones(config, config.model_dump(mode="json"))
+    data.pop("sweep", None)  # a run is one point: the sweep that made it is in sweep.json
+    return data
 
 
 def dump_config(config: ExperimentConfig) -> str:

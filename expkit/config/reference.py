@@ -13,6 +13,7 @@ from expkit.config.layers import EXPKIT_FIELDS, LAYER_CLASSES, snake_case
 from expkit.config.model import InputSpec, ModelConfig
 from expkit.config.optim import (CompileConfig, CosineDecay, ExponentialDecay, LinearWarmup, LossSpec, OneCycle,
                                  OptimizerSpec, PiecewiseConstant)
+from expkit.config.sweep import RandomParam, RandomSearch, SweepConfig, Variant
 from expkit.config.training import (CallbacksConfig, CheckpointSpec, EarlyStoppingSpec, ReduceLROnPlateauSpec,
                                     TensorBoardSpec, TrainingConfig)
 
@@ -30,6 +31,8 @@ SECTIONS = [
     ("training.callbacks.tensorboard", TensorBoardSpec), ("training.callbacks.early_stopping", EarlyStoppingSpec),
     ("training.callbacks.reduce_lr_on_plateau", ReduceLROnPlateauSpec),
     ("training.callbacks.checkpoint", CheckpointSpec),
+    ("sweep", SweepConfig), ("sweep.variants[]", Variant), ("sweep.random", RandomSearch),
+    ("sweep.random.params.<key>", RandomParam),
 ]
 
 
