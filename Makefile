@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install train test test-fast schema clean
+.PHONY: install train test test-fast docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,10 @@ test: install
 test-fast: install
 	$(PY) -m pytest -q -m "not slow"
 
-schema: install
+# Regenerates expkit.schema.json and the README's config reference from the config models.
+docs: install
 	$(VENV)/bin/expkit schema > expkit.schema.json
+	$(PY) -c "from expkit.config.reference import update_readme; update_readme()"
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

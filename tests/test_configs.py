@@ -38,10 +38,10 @@ def test_config_header_gives_command_and_expected_result(path):
 def test_schema_file_is_current():
     from expkit.config import ExperimentConfig
     written = json.loads((ROOT / "expkit.schema.json").read_text())
-    assert written == ExperimentConfig.model_json_schema(), "run: make schema"
+    assert written == ExperimentConfig.model_json_schema(), "run: make docs"
 
 
 def test_readme_reference_is_current():
     from expkit.config.reference import markdown_reference
     assert markdown_reference() in (ROOT / "README.md").read_text(), \
-        "the README's config reference is stale: paste the output of `expkit schema --markdown`"
+        "the README's config reference is stale: run make docs"
