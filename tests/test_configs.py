@@ -31,7 +31,7 @@ def test_config_builds_on_cpu(path):
 def test_config_header_gives_command_and_expected_result(path):
     head = [line for line in path.read_text().splitlines() if line.startswith("#")]
     text = "\n".join(head)
-    assert f"expkit train configs/{path.name}" in text
+    assert f"expkit train configs/{path.name}" in text or f"expkit sweep configs/{path.name}" in text
     assert "Expected:" in text
 
 
