@@ -178,6 +178,8 @@ def _fit_and_evaluate(ready: Prepared, cfg: ExperimentConfig, run_dir: Path) -> 
         raise FloatingPointError(f"the loss became {last_loss} (NaN or infinite): lower the learning rate "
                                  "or check the data's scaling")
     model.save(run_dir / "model.keras")
+    if splits.preprocessor is not None:  # predict and serve prepare new inputs with it
+        write_json(run_dir / "preprocessing.json", splits.preprocessor.to_json())
     final = {k: float(v[-1]) for k, v in history.history.items() if k != "learning_rate"}
     epochs_run = len(history.epoch)
     results = {

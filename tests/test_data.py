@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import json
 
 import numpy as np
 import pytest
@@ -776,3 +779,18 @@ def test_pipelines_without_validation_or_shuffle(tmp_path):
     assert val is None
     np.testing.assert_array_equal(next(iter(train))[0].numpy(), splits.x_train[:8])
     assert next(iter(train))[1].dtype.name == "int64"
+
+
+def test_preprocessor_reproduces_training_preprocessing_from_json():
+    from expkit.data import Preprocessor
+    from expkit.data.sources import load_raw
+    for cfg, first in [(DatasetConfig(name="house_prices", samples=300), None),
+                       (DatasetConfig(name="mnist", limit=500, test_limit=50), "Conv2D"),
+                       (DatasetConfig(name="mnist", limit=500, test_limit=50, flatten=True), "Dense")]:
+        splits = load_splits(cfg, 0, first)
+        again = Preprocessor.from_json(json.loads(json.dumps(splits.preprocessor.to_json())))
+        raw = load_raw(cfg, 0)
+        if cfg.name == "mnist":
+            np.testing.assert_allclose(again(raw.x_test[:50]), splits.x_test)
+        assert again.shape == splits.input_shape
+        assert again.scale == splits.scale

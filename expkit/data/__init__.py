@@ -5,6 +5,6 @@ Pillow) import TensorFlow.
 """
 from expkit.data.describe import describe_input
 from expkit.data.pipeline import make_pipelines
-from expkit.data.prepare import DataSplits, load_splits
+from expkit.data.prepare import DataSplits, Preprocessor, load_splits
 
-__all__ = ["DataSplits", "describe_input", "load_splits", "make_pipelines"]
+__all__ = ["DataSplits", "Preprocessor", "describe_input", "load_splits", "make_pipelines"]

@@ -26,6 +26,46 @@ _TEST_STREAM, _VALIDATION_STREAM = 1, 2
 
 
 @dataclass(frozen=True, eq=False)
+class Preprocessor:
+    """What turns one raw sample into model input, fitted on the training split: saved with each
+    run (preprocessing.json) so predict and serve prepare new inputs exactly as training did."""
+
+    scale: str                          # none | unit | standardize (auto resolved)
+    kind: str                           # image | table | sequence (raw data kind)
+    raw_shape: tuple[int, ...]          # one raw sample, before flatten / channel axis
+    shape: tuple[int, ...]              # one prepared sample: the model's input shape
+    mean: np.ndarray | None = None      # standardize only
+    std: np.ndarray | None = None
+    task: str = CLASSIFICATION
+    class_names: list[str] | None = None
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Raw samples (N, *raw_shape) -> model input (N, *shape)."""
+        x = np.asarray(x)
+        if self.scale == "unit":
+            out = np.divide(x, np.float32(255.0), dtype=np.float32)
+        elif self.scale == "standardize":
+            out = (x.astype(np.float32) - self.mean) / self.std
+        else:
+            out = x.astype(np.int32 if self.kind == "sequence" else np.float32)
+        return out.reshape((len(x), *self.shape))
+
+    def to_json(self) -> dict:
+        return {"scale": self.scale, "kind": self.kind, "raw_shape": list(self.raw_shape),
+                "shape": list(self.shape), "task": self.task, "class_names": self.class_names,
+                "mean": None if self.mean is None else self.mean.tolist(),
+                "std": None if self.std is None else self.std.tolist()}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Preprocessor":
+        def array(v):
+            return None if v is None else np.asarray(v, dtype=np.float32)
+        return cls(data["scale"], data["kind"], tuple(data["raw_shape"]), tuple(data["shape"]),
+                   array(data.get("mean")), array(data.get("std")), data.get("task", CLASSIFICATION),
+                   data.get("class_names"))
+
+
+@dataclass(frozen=True, eq=False)
 class DataSplits:
     """Fully prepared numpy arrays. `scale` is the scaling actually applied (auto resolved)."""
 
@@ -40,6 +80,7 @@ class DataSplits:
     class_names: list[str] | None
     source: str
     scale: str = "none"
+    preprocessor: Preprocessor | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -112,24 +153,15 @@ def sample_shape(shape: tuple[int, ...], cfg, first_layer: str | None) -> tuple[
     return shape
 
 
-def _scaler(scale: str, kind: str, x_train: np.ndarray):
-    if scale == "none":
-        dtype = np.int32 if kind == "sequence" else np.float32
-        return lambda x: x.astype(dtype)
-    if scale == "unit":
-        return lambda x: np.divide(x, np.float32(255.0), dtype=np.float32)
-    mean = x_train.mean(axis=0, dtype=np.float64)
-    std = x_train.std(axis=0, dtype=np.float64)
-    std[std == 0] = 1.0  # a constant feature becomes 0 instead of nan
-    mean, std = mean.astype(np.float32), std.astype(np.float32)
-
-    def standardize(x):
-        out = x.astype(np.float32)
-        out -= mean
-        out /= std
-        return out
-
-    return standardize
+def fit_preprocessor(scale: str, raw: RawData, x_train: np.ndarray, shape: tuple[int, ...]) -> Preprocessor:
+    mean = std = None
+    if scale == "standardize":
+        mean = x_train.mean(axis=0, dtype=np.float64)
+        std = x_train.std(axis=0, dtype=np.float64)
+        std[std == 0] = 1.0  # a constant feature becomes 0 instead of nan
+        mean, std = mean.astype(np.float32), std.astype(np.float32)
+    return Preprocessor(scale, raw.kind, tuple(x_train.shape[1:]), tuple(shape), mean, std, raw.task,
+                        raw.class_names)
 
 
 def _labels(y, raw: RawData, cfg, split: str):
@@ -174,10 +206,10 @@ def load_splits(cfg, seed: int, first_layer: str | None = None) -> DataSplits:
     scale = resolve_scale(cfg, raw.kind, raw.x_train.dtype)
     shape = sample_shape(raw.x_train.shape[1:], cfg, first_layer)
     x_train, y_train, x_val, y_val, x_test, y_test = _split(raw, cfg, seed)
-    transform = _scaler(scale, raw.kind, x_train)
+    preprocessor = fit_preprocessor(scale, raw, x_train, shape)
 
     def prepare_x(x):
-        return None if x is None else transform(x).reshape((len(x), *shape))
+        return None if x is None else preprocessor(x)
 
     def prepare_y(y, split):
         return None if y is None else _labels(y, raw, cfg, split)
@@ -186,4 +218,4 @@ def load_splits(cfg, seed: int, first_layer: str | None = None) -> DataSplits:
         prepare_x(x_train), prepare_y(y_train, "training"),
         prepare_x(x_val), prepare_y(y_val, "validation"),
         prepare_x(x_test), prepare_y(y_test, "test"),
-        raw.task, raw.num_classes, raw.class_names, raw.source, scale)
+        raw.task, raw.num_classes, raw.class_names, raw.source, scale, preprocessor)
