@@ -31,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--build", action="store_true", help="also build each model to catch shape errors")
 
     summary = sub.add_parser("summary", help="Keras' model summary and parameter count, no training")
-    summary.add_argument("config", help="the experiment's YAML file")
+    summary.add_argument("config", metavar="CONFIG_OR_RUN", help="a YAML file, or a run folder (its trained model)")
     _add_set(summary)
 
     schema = sub.add_parser("schema", help="print the config's JSON Schema (for editor autocompletion)")
@@ -83,10 +83,23 @@ def cmd_validate(args) -> int:
 
 
 def cmd_summary(args) -> int:
-    from expkit.config import load_config
-    loaded = load_config(args.config, args.overrides)
-    from expkit.train import prepare
-    model = prepare(loaded, load_data=False).model
+    path = Path(args.config)
+    if path.is_dir():
+        model_file = path / "model.keras"
+        if not model_file.is_file():
+            raise ExpkitError(f"{path}: no model.keras in this folder (a run that did not complete?); "
+                              "give a run folder of a completed run, or a config file")
+        from expkit.tfenv import import_keras
+        keras = import_keras()
+        try:
+            model = keras.saving.load_model(model_file, safe_mode=True)
+        except Exception as exc:  # a corrupt or foreign file: say so instead of a traceback
+            raise ExpkitError(f"{model_file}: cannot load the model: {exc}") from None
+    else:
+        from expkit.config import load_config
+        loaded = load_config(path, args.overrides)
+        from expkit.train import prepare
+        model = prepare(loaded, load_data=False).model
     model.summary()
     print(f"parameters: {model.count_params():,}")
     return EXIT_OK

@@ -96,6 +96,9 @@ def test_train_xor_writes_a_complete_run_folder(tmp_path):
     import keras
     model = keras.saving.load_model(run / "model.keras", safe_mode=True)
     assert model.count_params() == results["params"]
+    summary = expkit("summary", run)
+    assert summary.returncode == 0, summary.stderr
+    assert "layer_0_dense" in summary.stdout and f"parameters: {results['params']}" in summary.stdout
 
 
 def test_train_small_idx_dataset_with_overrides(tmp_path):
