@@ -127,35 +127,67 @@ def _read_config_yaml(path: Path) -> dict:
     return data
 
 
-def find_run_dirs(paths: Iterable[str | Path]) -> list[Path]:
-    """Run folders named directly, or found below the folders named (a sweep folder, runs/)."""
+RUN_FILES = ("config.json", "config.yaml", "results.json", "metrics.csv")  # a run folder without run.json
+
+
+def expand_globs(items: Iterable[str | Path]) -> list[Path]:
+    """A glob the shell did not expand (quoted, or on Windows) is expanded here."""
+    out: list[Path] = []
+    for item in items:
+        text = str(item)
+        if not Path(text).exists() and any(ch in text for ch in "*?["):
+            import glob
+            matches = sorted(glob.glob(text))
+            if not matches:
+                raise ExpkitError(f"{text}: matches no file or folder")
+            out += [Path(m) for m in matches]
+        else:
+            out.append(Path(item))
+    return out
+
+
+def load_runs(paths: Iterable[str | Path], problems: list[str] | None = None) -> list[Run]:
+    """Every run named or found below the folders named (runs/, a sweep folder), oldest first.
+
+    A folder that looks like a run but has no run.json, or whose files are corrupt, is skipped with
+    a line in `problems`. Files and folders without runs that a glob named beside runs
+    (runs/my_sweep/* names sweep.json and logs/) are passed over, and said only when nothing named
+    holds a run. A path that does not exist is an error.
+    """
+    problems = [] if problems is None else problems
     found: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
+    passed_over: list[str] = []
+    paths = expand_globs(paths)
+    for path in paths:
         if not path.exists():
             raise ExpkitError(f"{path}: no such file or folder")
-        if (path / "run.json").is_file() or not path.is_dir():
+    for path in paths:
+        if not path.is_dir():
+            passed_over.append(f"{path}: a file, not a run folder")
+            continue
+        if (path / "run.json").is_file():
             found.append(path)
             continue
+        before, reported = len(found), len(problems)
         for root, dirs, files in os.walk(path):
             if "run.json" in files:
                 found.append(Path(root))
                 dirs[:] = []  # a run's own subfolders (tb/) hold no runs
+            elif any(name in files for name in RUN_FILES):
+                problems.append(f"{root}: not a run folder (no run.json)")
+                dirs[:] = []
             else:
                 dirs[:] = sorted(d for d in dirs if d != "tb")
-    return found
-
-
-def load_runs(paths: Iterable[str | Path], problems: list[str] | None = None) -> list[Run]:
-    """Every run under `paths`, oldest first. A bad folder is skipped; its one-line reason is
-    appended to `problems` when given."""
+        if len(found) == before and len(problems) == reported:
+            passed_over.append(f"{path}: holds no run folder (a run folder holds run.json)")
     runs = []
-    for path in dict.fromkeys(find_run_dirs(paths)):
+    for path in dict.fromkeys(found):
         try:
             runs.append(read_run(path))
         except BadRun as exc:
-            if problems is not None:
-                problems.append(str(exc))
+            problems.append(str(exc))
+    if not runs:
+        problems += passed_over
     return sorted(runs, key=lambda r: (r.info.get("start_time") or "", r.id))
 
 

@@ -1,0 +1,53 @@
+"""The notebook API: the same run reader and comparison table as `expkit compare`, as Python objects.
+
+    import expkit
+    runs = expkit.load_runs("runs/")                       # list[Run]: .config, .flat_config, .results, .info
+    table = expkit.compare_runs("runs/my_sweep", sort="test.accuracy", filters=["status=completed"])
+    table.rows, table.columns                              # plain dicts and column names
+    table.to_pandas()                                      # a DataFrame, when pandas is installed
+
+A folder that is not a readable run is skipped with a warning (the CLI prints one line instead).
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Iterable
+
+from expkit import compare as _compare
+from expkit.compare import ComparisonTable
+from expkit.runs import Run
+from expkit.runs import load_runs as _load_runs
+
+__all__ = ["ComparisonTable", "Run", "compare_runs", "load_runs"]
+
+
+def load_runs(paths: str | Path | Iterable[str | Path]) -> list[Run]:
+    """Every run under `paths` (run folders, or folders holding runs; globs are expanded), oldest first."""
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    problems: list[str] = []
+    runs = _load_runs(paths, problems)
+    _warn(problems)
+    return runs
+
+
+def compare_runs(paths_or_runs: str | Path | Iterable[str | Path | Run], *, sort: str | None = None,
+                 descending: bool | None = None, filters: Iterable[str] | str = (), metric: str = "final",
+                 group_by_seed: bool | None = None, columns: Iterable[str] | str | None = None,
+                 all_columns: bool = False) -> ComparisonTable:
+    """The table `expkit compare` prints, as data. Arguments mirror the command's options:
+
+    sort="test.accuracy" (accuracy-like descending, loss-like ascending; descending=True/False overrides),
+    filters=["test.accuracy>0.9", "model.layers.1.units=128"], metric="final" | "best",
+    group_by_seed=None (on when some runs differ only by seed) | True | False,
+    columns=["name", "model.*", "test.accuracy"] or all_columns=True."""
+    table = _compare.compare_runs(paths_or_runs, sort=sort, descending=descending, filters=filters, metric=metric,
+                                  group_by_seed=group_by_seed, columns=columns, all_columns=all_columns)
+    _warn(table.problems)
+    return table
+
+
+def _warn(problems: list[str]) -> None:
+    for problem in problems:
+        warnings.warn(f"skipped {problem}", stacklevel=3)
