@@ -143,6 +143,8 @@ def train(loaded: LoadedConfig, runs_dir: Path) -> Path:
           f"{len(splits.x_train):,} training samples", flush=True)
     _interrupt_on_sigterm()
     try:
+        from expkit.hparams import log_run_hparams, sweep_hparams_from_env
+        log_run_hparams(run_dir, *sweep_hparams_from_env())  # the HParams dashboard's row for this run
         results = _fit_and_evaluate(ready, cfg, run_dir)
     except KeyboardInterrupt:
         record.finish("interrupted", error="interrupted (Ctrl-C or SIGTERM)")
