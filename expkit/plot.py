@@ -245,7 +245,14 @@ def draw_bar(runs: list[Run], metric: str | None = None, title: str | None = Non
     ax.set_ylabel(metric.replace(".", " "), fontsize=11)
     ax.grid(True, axis="y", alpha=0.3)
     ax.margins(y=0.12)  # room for the value written above each bar
-    ax.set_title("mean ± sample std over seeds; dots are single runs", fontsize=9, color="dimgray")
+    note = "mean ± sample std over seeds; dots are single runs"
+    values = [v for group in members for _, v in group] + [m + e for _, m, e in spread] + [m - e for _, m, e in spread]
+    low, high = min(values), max(values)
+    if low > 0 and high - low < 0.25 * high:  # bars from 0 would hide differences of a few points
+        pad = max(high - low, 1e-9) * 0.35
+        ax.set_ylim(low - pad, high + pad)
+        note += "; the y axis does not start at 0"
+    ax.set_title(note, fontsize=9, color="dimgray")
     figure.suptitle(title or f"{metric.replace('.', ' ')} across {sum(map(len, members))} runs ({len(members)} configs)", fontsize=13)
     return figure
 
@@ -256,7 +263,11 @@ def plot_bar(runs: list[Run], out: str | Path, metric: str | None = None, title:
 
 
 def _group_labels(groups: list[list[tuple[Run, float]]]) -> list[str]:
-    """What sets each seed group apart: the differing config keys, else the run name."""
+    """What sets each seed group apart: its name when every group has its own (sweep variants),
+    else the differing config keys, else the run name."""
+    names = [g[0][0].name for g in groups]
+    if all(names) and len(set(names)) == len(names):
+        return [f"{name}\n(n={len(g)})" for name, g in zip(names, groups)]
     keys = differing_keys([g[0][0].config for g in groups], ignore=(SEED_KEY,))
     labels = [describe(g[0][0].config, keys, limit=2).replace(", ", "\n") if keys else (g[0][0].name or g[0][0].id)
               for g in groups]

@@ -146,6 +146,28 @@ def test_bar_groups_seeds_into_mean_and_sample_std(tmp_path):
     assert [t.get_text() for t in ax.get_xticklabels()] == ["units=8\n(n=3)", "units=4\n(n=2)", "units=2\n(n=1)"]
 
 
+def test_bar_zooms_in_when_the_groups_differ_by_a_few_points_and_says_so(tmp_path):
+    for seed, accuracy in enumerate([0.88, 0.885]):
+        make_run(tmp_path, f"a{seed}", seed=seed, units=8, test={"accuracy": accuracy})
+    make_run(tmp_path, "b0", units=4, test={"accuracy": 0.84})
+    ax = plot.draw_bar(load_runs([tmp_path]), "test.accuracy").axes[0]
+    low, high = ax.get_ylim()
+    assert 0.8 < low < 0.84 and 0.885 < high < 0.95
+    assert "the y axis does not start at 0" in ax.get_title()
+    wide = tmp_path / "wide"
+    make_run(wide, "c0", units=8, test={"accuracy": 0.9})
+    make_run(wide, "d0", units=4, test={"accuracy": 0.3})
+    ax = plot.draw_bar(load_runs([wide]), "test.accuracy").axes[0]
+    assert ax.get_ylim()[0] <= 0 and "does not start at 0" not in ax.get_title()
+
+
+def test_bar_labels_groups_by_name_when_each_has_its_own(tmp_path):
+    make_run(tmp_path, "a0", units=8, test={"accuracy": 0.9}, name="mlp-relu")
+    make_run(tmp_path, "b0", units=4, test={"accuracy": 0.8}, name="mlp-linear")
+    ax = plot.draw_bar(load_runs([tmp_path]), "test.accuracy").axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["mlp-relu\n(n=1)", "mlp-linear\n(n=1)"]
+
+
 def test_bar_defaults_to_test_accuracy_else_test_loss(tmp_path):
     make_run(tmp_path, "r1", test={"loss": 0.4})
     make_run(tmp_path, "r2", seed=1, test={"loss": 0.6})
