@@ -234,7 +234,7 @@ def test_seed_groups_are_the_config_hash_groups(seeds):
 
 def test_seed_group_rendering_is_mean_plus_minus_std(seeds):
     text = render(compare_runs(seeds), "table")
-    assert "0.9300 ± 0.03606" in text
+    assert "0.9300 ± 0.036" in text
     assert "± ±" not in text
 
 

@@ -84,7 +84,11 @@ def cell(table, row: dict, column: str) -> str:
         return flow(value)
     text = _number(table, column, value)
     std = row.get(f"{column}.std") if f"{column}.std" in table.columns else None
-    return text if std is None else f"{text} ± {_number(table, column, std)}"
+    if std is None:
+        return text
+    # Two significant digits of spread are all a reader can use: 0.8846 ± 0.0019, not ± 0.001904.
+    spread = f"{std:.1f}" if column in ("training_seconds", "samples_per_second") else f"{std:.2g}"
+    return f"{text} ± {spread}"
 
 
 def _number(table, column: str, value: float) -> str:

@@ -81,7 +81,6 @@ def run(args) -> int:
     from pydantic import ValidationError
     from expkit import sweep as sw
     from expkit.config import load_config
-    from expkit.runs import SEED_KEY
     if args.jobs < 1:
         raise ExpkitError(f"--jobs {args.jobs}: must be at least 1")
     file = Path(args.config)
