@@ -1,0 +1,445 @@
+"""TensorBoard HParams: domains from the schema, what each run logs, and a real TensorBoard serving
+real run folders (`tensorboard --logdir runs` and `--logdir runs/<sweep>`) through its HTTP API."""
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from expkit.config import load_config
+from expkit.config.components import ACTIVATIONS, INITIALIZER_CLASSES
+from expkit.config.loader import resolved_data
+from expkit.config.optim import OPTIMIZERS
+from expkit.hparams import (DEFAULT_KEYS, KERAS_DEFAULT_LEARNING_RATE, KERAS_DEFAULT_LEARNING_RATE_OTHERS, LR_KEY,
+                            SCHEDULE_KEY, SWEEP_ENV, domain_for, has_hparams, hparam_value, hparams_for_run,
+                            log_run_hparams, metrics_for, sweep_hparams_from_env, write_hparams)
+from tests.helpers import config_dict, write_config
+
+ROOT = Path(__file__).resolve().parents[1]
+DENSE = [{"type": "Dense", "units": 8, "activation": "tanh"}, {"type": "Dense", "units": 1, "activation": "sigmoid"}]
+
+
+def resolved(**sections) -> dict:
+    """A resolved config (what config.json holds) from the test helpers' small XOR config."""
+    from expkit.config.experiment import ExperimentConfig
+    return resolved_data(ExperimentConfig.model_validate(config_dict(DENSE, **sections)))
+
+
+# ---- domain_for ---------------------------------------------------------------------------------
+
+def test_literal_gives_every_allowed_value():
+    assert domain_for("compile.optimizer.name", ["adam"]) == {"values": sorted(OPTIMIZERS)}
+    assert domain_for("model.initializer.name", []) == {"values": sorted(INITIALIZER_CLASSES)}
+
+
+def test_bool_gives_both_values():
+    assert domain_for("model.regularization.batch_norm", [True]) == {"values": [False, True]}
+
+
+def test_literal_mixed_with_bool_or_int_gives_text():
+    # One type per hparam: TensorBoard would turn a mixed column into text anyway.
+    assert domain_for("training.jit_compile", ["auto"]) == {"values": ["auto", "false", "true"]}
+    assert domain_for("training.verbose", [2]) == {"values": ["0", "1", "2", "auto"]}
+    assert hparam_value(False, {"values": ["auto", "false", "true"]}) == "false"
+
+
+def test_bounded_float_gives_the_schema_interval():
+    assert domain_for("model.regularization.dropout", [0.2]) == {"min": 0.0, "max": 1.0}
+    assert domain_for("compile.optimizer.learning_rate.alpha", [0.1]) == {"min": 0.0, "max": 1.0}
+
+
+@pytest.mark.parametrize("key, values, expected", [
+    ("model.regularization.l2", [0.01, 0.001], {"min": 0.0, "max": 0.01}),   # ge=0, no upper bound
+    (LR_KEY, [0.1, 0.003], {"min": 0.0, "max": 0.1}),                       # PositiveFloat | Schedule | None
+    ("training.batch_size", [16, 64], {"min": 1, "max": 64}),                # PositiveInt: gt=0 -> 1
+    ("experiment.seed", [3], {"min": 0, "max": 3}),
+    ("model.num_layers", [3], {"min": 1, "max": 3}),                         # layers: min_length=1
+])
+def test_open_upper_bound_takes_the_largest_value_seen(key, values, expected):
+    domain = domain_for(key, values)
+    assert domain == expected
+    assert type(domain["min"]) is type(expected["min"])  # IntInterval vs RealInterval
+
+
+def test_open_bound_without_values_has_no_domain():
+    assert domain_for("model.regularization.l2", []) is None
+
+
+def test_layer_fields_go_through_the_list_and_the_layer_union():
+    config = resolved()
+    assert domain_for("model.layers.1.units", [1], config=config) == {"min": 1, "max": 1}
+    assert domain_for("model.layers.0.activation", ["tanh"], config=config) == {"values": sorted(ACTIVATIONS)}
+    # Without a config, every layer type that has the field counts: Conv1D's padding adds causal.
+    assert domain_for("model.layers.0.padding", ["same"]) == {"values": ["causal", "same", "valid"]}
+    assert domain_for("model.layers.2.rate", [0.5]) == {"min": 0.0, "max": 1.0}
+
+
+def test_the_config_picks_the_layer_type():
+    config = resolved(model={"layers": [{"type": "Conv2D", "filters": 4, "kernel_size": 3, "padding": "same"},
+                                        {"type": "Flatten"}, {"type": "Dense", "units": 1}]})
+    assert domain_for("model.layers.0.padding", ["same"], config=config) == {"values": ["same", "valid"]}
+
+
+def test_the_config_picks_the_schedule():
+    config = resolved(compile={"optimizer": {"name": "adam", "learning_rate": {
+        "schedule": "exponential_decay", "initial_learning_rate": 0.1, "decay_steps": 10, "decay_rate": 0.5}}})
+    key = "compile.optimizer.learning_rate.decay_steps"
+    assert domain_for(key, [10], config=config) == {"min": 1, "max": 10}  # exponential_decay: PositiveInt
+    assert domain_for(key, [10]) is None  # cosine_decay's is PositiveInt | 'auto': no single type
+
+
+@pytest.mark.parametrize("key", ["dataset.name", "experiment.name", "model.layers.0.config", "model.nope",
+                                 "training.callbacks.tensorboard.update_freq"])
+def test_free_text_mappings_mixed_unions_and_unknown_keys_have_no_domain(key):
+    assert domain_for(key, ["x"]) is None
+
+
+def test_sweep_values_override_the_schema():
+    assert domain_for(LR_KEY, [0.1], sweep={"values": [0.1, 0.01, 0.001]}) == {"values": [0.001, 0.01, 0.1]}
+    assert domain_for("compile.optimizer.name", ["sgd"], sweep={"values": ["sgd", "adam"]}) == {
+        "values": ["adam", "sgd"]}
+    assert domain_for("model.regularization.dropout", [0.0], sweep={"values": [0, 0.5]}) == {"values": [0.0, 0.5]}
+    assert domain_for(LR_KEY, [0.01], sweep={"min": 1e-4, "max": 0.1}) == {"min": 1e-4, "max": 0.1}
+    ints = domain_for("training.batch_size", [32], sweep={"min": 16, "max": 128})
+    assert ints == {"min": 16, "max": 128} and isinstance(ints["min"], int)
+
+
+def test_schedule_kind_domain_lists_constant_and_every_schedule():
+    assert domain_for(SCHEDULE_KEY, ["constant"], config=resolved()) == {"values": [
+        "constant", "cosine_decay", "exponential_decay", "linear_warmup", "one_cycle", "piecewise_constant"]}
+
+
+# ---- hparams_for_run, metrics_for, the sweep environment -----------------------------------------
+
+def test_a_single_run_logs_the_default_keys():
+    config = resolved(compile={"loss": "binary_crossentropy", "optimizer": "sgd"},
+                      model={"regularization": {"dropout": 0.25}})
+    values, domains = hparams_for_run(config)
+    assert list(values) == list(DEFAULT_KEYS)
+    assert values["compile.optimizer.name"] == "sgd"
+    assert values[LR_KEY] == 0.01 and values[SCHEDULE_KEY] == "constant"  # Keras' SGD default
+    assert values["model.num_layers"] == 2 and values["model.regularization.dropout"] == 0.25
+    assert values["dataset.name"] == "xor" and "dataset.name" not in domains
+    assert domains["compile.optimizer.name"] == {"values": sorted(OPTIMIZERS)}
+    assert domains[LR_KEY] == {"min": 0.0, "max": 0.01}
+    assert all(type(v) in (bool, int, float, str) for v in values.values())
+
+
+def test_a_schedule_logs_its_peak_rate_and_its_kind():
+    config = resolved(compile={"optimizer": {"name": "adam", "learning_rate": {
+        "schedule": "one_cycle", "max_learning_rate": 0.3}}})
+    values, domains = hparams_for_run(config)
+    assert values[LR_KEY] == 0.3 and values[SCHEDULE_KEY] == "one_cycle"
+    assert domains[LR_KEY] == {"min": 0.0, "max": 0.3}
+    assert "one_cycle" in domains[SCHEDULE_KEY]["values"]
+
+
+def test_a_sweep_run_logs_only_the_sweep_keys():
+    config = resolved(compile={"optimizer": {"name": "adam", "learning_rate": 0.05}},
+                      model={"layers": [{"type": "Dense", "units": 16}, {"type": "Dense", "units": 1}]})
+    keys = [LR_KEY, "model.layers.0.units", "model.input_shape", "experiment.seed"]
+    values, domains = hparams_for_run(config, keys, {LR_KEY: {"values": [0.05, 0.5]}})
+    assert values == {LR_KEY: 0.05, "model.layers.0.units": 16, "experiment.seed": 1}  # unset input_shape left out
+    assert domains == {LR_KEY: {"values": [0.05, 0.5]}, "model.layers.0.units": {"min": 1, "max": 16},
+                       "experiment.seed": {"min": 0, "max": 1}}
+
+
+def test_lists_and_mappings_are_logged_as_text():
+    config = resolved(model={"input_shape": [2], "layers": DENSE})
+    values, _ = hparams_for_run(config, ["model.input_shape", "model.initializer"])
+    assert values == {"model.input_shape": "[2]", "model.initializer": '{"name": "glorot_uniform"}'}
+
+
+@pytest.mark.parametrize("file", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_example_config_has_every_default_key(file):
+    values, domains = hparams_for_run(resolved_data(load_config(file).config))
+    assert list(values) == list(DEFAULT_KEYS)
+    assert set(DEFAULT_KEYS) - set(domains) == {"dataset.name"}
+    for key, domain in domains.items():
+        if "values" in domain:
+            assert values[key] in domain["values"], key
+        else:
+            assert domain["min"] <= values[key] <= domain["max"], key
+
+
+def test_metrics_are_the_tags_keras_writes():
+    config = resolved(compile={"loss": "mse", "metrics": ["mae", "root_mean_squared_error", "rmse"]})
+    assert metrics_for(config) == [(f"epoch_{name}", group) for name in ("loss", "mae", "rmse")
+                                   for group in ("train", "validation")]
+
+
+def test_sweep_keys_and_domains_come_from_the_environment():
+    env = {SWEEP_ENV: json.dumps({"keys": [LR_KEY], "domains": {LR_KEY: {"values": [0.1, 0.01]}}})}
+    assert sweep_hparams_from_env(env) == ([LR_KEY], {LR_KEY: {"values": [0.1, 0.01]}})
+    assert sweep_hparams_from_env({}) == (None, None)
+    with pytest.raises(ValueError, match=f"{SWEEP_ENV} must hold JSON"):
+        sweep_hparams_from_env({SWEEP_ENV: "{not json"})
+
+
+def test_importing_the_module_imports_no_tensorflow():
+    code = "import sys, expkit.hparams; print(sorted(m for m in ('tensorflow', 'tensorboard', 'keras') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+# ---- real runs, a real TensorBoard -------------------------------------------------------------
+
+SWEEP_LRS = [0.05, 0.2]
+SWEEP_ENV_VALUE = json.dumps({"keys": [LR_KEY], "domains": {LR_KEY: {"values": SWEEP_LRS}}})
+STATUSES = ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"]
+
+
+def train_config(**changes) -> dict:
+    data = config_dict(DENSE, experiment={"name": "hp", "seed": 1}, dataset={"name": "xor", "samples": 200},
+                       compile={"loss": "binary_crossentropy", "metrics": ["accuracy"],
+                                "optimizer": {"name": "adam", "learning_rate": 0.01}},
+                       training={"epochs": 2, "batch_size": 32, "verbose": 2})
+    for section, values in changes.items():
+        data[section] = {**data[section], **values}
+    return data
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict:
+    """runs/ with two single runs (other optimizer, metrics, dropout, batch size) and runs/sw/ with a
+    two-point learning-rate sweep, each trained for real by `expkit train`, then given its hparams."""
+    tmp = tmp_path_factory.mktemp("hparams")
+    root, sweep = tmp / "runs", tmp / "runs" / "sw"
+    a = write_config(tmp, train_config(), "a.yaml")
+    b = write_config(tmp, train_config(compile={"optimizer": "sgd", "metrics": ["accuracy", "mse"]},
+                                       model={"regularization": {"dropout": 0.1}}, training={"batch_size": 16}),
+                     "b.yaml")
+    jobs = [(a, root, [], None), (b, root, [], None)]
+    jobs += [(a, sweep, ["--set", f"{LR_KEY}={lr}"], SWEEP_ENV_VALUE) for lr in SWEEP_LRS]
+    started = []
+    for config, runs_dir, extra, sweep_env in jobs:  # all at once: most of the time is TensorFlow's import
+        env = {k: v for k, v in os.environ.items() if k != SWEEP_ENV}
+        if sweep_env:
+            env[SWEEP_ENV] = sweep_env  # as `expkit sweep` sets it for each point
+        cmd = [sys.executable, "-m", "expkit", "train", str(config), "--runs-dir", str(runs_dir), *extra]
+        started.append((subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                         text=True), env))
+    folders = []
+    for proc, env in started:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-3000:]
+        run_dir = Path(out.strip().splitlines()[-1])
+        # Once the trainer logs its own hparams this finds them and writes nothing: the test still holds.
+        log_run_hparams(run_dir, *sweep_hparams_from_env(env))
+        folders.append(run_dir)
+    return {"root": root, "sweep": sweep, "single": folders[:2], "swept": folders[2:]}
+
+
+LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no proxy: 127.0.0.1 only
+
+
+class TensorBoard:
+    """A running `tensorboard` process and its HTTP data API."""
+
+    def __init__(self, port: int, proc: subprocess.Popen, log: Path):
+        self.base, self.proc, self.log = f"http://127.0.0.1:{port}", proc, log
+
+    def get(self, path: str, body: dict | None = None):
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.base + path, data=data, headers={"Content-Type": "application/json"})
+        with LOCAL.open(request, timeout=20) as response:
+            return json.loads(response.read())
+
+    def experiment(self) -> dict:
+        return self.get("/data/plugin/hparams/experiment", {"experimentName": ""})
+
+    def session_groups(self) -> list[dict]:
+        # The request the dashboard sends (tf-hparams-query-pane.ts): every status, no filter, first page.
+        request = {"experimentName": "", "allowedStatuses": STATUSES, "colParams": [], "startIndex": 0,
+                   "sliceSize": 100}
+        return self.get("/data/plugin/hparams/session_groups", request).get("sessionGroups", [])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def tensorboard(logdir: Path, load_fast: str, log: Path):
+    """A real TensorBoard on 127.0.0.1, yielded once it answers; always stopped."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--host", "127.0.0.1",
+           "--port", str(port), "--reload_interval", "1", "--load_fast", load_fast]
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    try:
+        board = TensorBoard(port, proc, log)
+        eventually(lambda: board.get("/data/runs"), board)
+        yield board
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def eventually(check, board: TensorBoard, timeout: float = 90):
+    """Retry `check` until it passes: TensorBoard loads the event files in the background."""
+    deadline = time.monotonic() + timeout
+    while True:
+        code = board.proc.poll()
+        assert code is None, f"tensorboard exited with {code}:\n{board.log.read_text()[-3000:]}"
+        try:
+            return check()
+        except (AssertionError, OSError, KeyError, ValueError):
+            if time.monotonic() > deadline:
+                print(board.log.read_text()[-3000:])  # shown by pytest with the failure
+                raise
+        time.sleep(0.5)
+
+
+def last_row(run_dir: Path) -> dict:
+    with (run_dir / "metrics.csv").open(newline="") as f:
+        return {k: float(v) for k, v in list(csv.DictReader(f))[-1].items()}
+
+
+def same(served, logged) -> bool:
+    if isinstance(logged, (bool, str)):
+        return served == logged and type(served) is type(logged)
+    return served == pytest.approx(logged, rel=1e-9)
+
+
+def check_sessions(board: TensorBoard, logdir: Path, expected: dict[Path, tuple]):
+    """One session group per run, named after the run, with its hparam values and its last metrics.
+    `expected` maps each run folder to the (sweep_keys, sweep_domains) it was logged with."""
+    groups = {g["name"]: g for g in board.session_groups()}
+    assert sorted(groups) == sorted(r.name for r in expected)
+    for run_dir, (sweep_keys, sweep_domains) in expected.items():
+        group = groups[run_dir.name]
+        assert [s["name"] for s in group["sessions"]] == [f"{run_dir.relative_to(logdir).as_posix()}/tb"]
+        config = json.loads((run_dir / "config.json").read_text())
+        values, _ = hparams_for_run(config, sweep_keys, sweep_domains)
+        assert group["hparams"].keys() == values.keys()
+        assert all(same(group["hparams"][k], v) for k, v in values.items()), (group["hparams"], values)
+        metrics = {(m["name"]["group"], m["name"]["tag"]): m["value"] for m in group["metricValues"]}
+        row = last_row(run_dir)
+        for tag, split in metrics_for(config):
+            column = tag.removeprefix("epoch_")
+            expected = row[column if split == "train" else f"val_{column}"]
+            assert metrics[(split, tag)] == pytest.approx(expected, rel=1e-5), (run_dir.name, split, tag)
+
+
+def metric_names(experiment: dict) -> set:
+    return {(m["name"]["tag"], m["name"]["group"]) for m in experiment["metricInfos"]}
+
+
+LOADERS = ["true", "false"]  # the Rust data server (what --load_fast=auto picks here) and the Python loader
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("load_fast", LOADERS)
+def test_tensorboard_on_the_runs_folder_shows_every_run(runs, load_fast, tmp_path):
+    if load_fast == "true":
+        pytest.importorskip("tensorboard_data_server")
+    root, all_runs = runs["root"], runs["single"] + runs["swept"]
+
+    def check():
+        names, tags = set(board.get("/data/runs")), board.get("/data/plugin/scalars/tags")
+        for run_dir in all_runs:
+            rel = run_dir.relative_to(root).as_posix()
+            assert {f"{rel}/tb", f"{rel}/tb/train", f"{rel}/tb/validation"} <= names
+            for split in ("train", "validation"):
+                assert {"epoch_loss", "epoch_accuracy"} <= set(tags[f"{rel}/tb/{split}"])
+        experiment = board.experiment()
+        infos = {h["name"]: h for h in experiment["hparamInfos"]}
+        # Single runs log DEFAULT_KEYS, the sweep's runs only the swept learning rate: the union shows,
+        # with domains from the values seen.
+        assert set(infos) == set(DEFAULT_KEYS)
+        assert infos["compile.optimizer.name"]["domainDiscrete"] == ["adam", "sgd"]
+        assert infos[LR_KEY]["type"] == "DATA_TYPE_FLOAT64"
+        assert infos[LR_KEY]["domainInterval"] == {"minValue": 0.01, "maxValue": max(SWEEP_LRS)}
+        assert infos["model.regularization.batch_norm"]["domainDiscrete"] == [False]
+        for run_dir in all_runs:
+            assert set(metrics_for(json.loads((run_dir / "config.json").read_text()))) <= metric_names(experiment)
+        assert ("epoch_mse", "validation") in metric_names(experiment)  # the second single run's only
+        check_sessions(board, root, {**{r: (None, None) for r in runs["single"]},
+                                     **{r: ([LR_KEY], None) for r in runs["swept"]}})
+
+    log = tmp_path / "tensorboard.log"
+    with tensorboard(root, load_fast, log) as board:
+        eventually(check, board)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("load_fast", LOADERS)
+def test_tensorboard_on_a_sweep_folder_shows_the_sweep(runs, load_fast, tmp_path):
+    if load_fast == "true":
+        pytest.importorskip("tensorboard_data_server")
+
+    def check():
+        infos = {h["name"]: h for h in board.experiment()["hparamInfos"]}
+        assert list(infos) == [LR_KEY]
+        assert infos[LR_KEY]["domainInterval"] == {"minValue": min(SWEEP_LRS), "maxValue": max(SWEEP_LRS)}
+        check_sessions(board, runs["sweep"], {r: ([LR_KEY], None) for r in runs["swept"]})
+
+    log = tmp_path / "tensorboard.log"
+    with tensorboard(runs["sweep"], load_fast, log) as board:
+        eventually(check, board)
+
+
+@pytest.mark.slow
+def test_an_experiment_summary_brings_schema_and_sweep_domains(runs, tmp_path):
+    """Opt-in: a logdir holding one sweep's runs only, its experiment summary at the root."""
+    view = tmp_path / "sw-view"
+    shutil.copytree(runs["sweep"], view)
+    keys, sweep_domains = [LR_KEY, "compile.optimizer.name"], {LR_KEY: {"values": SWEEP_LRS}}
+    copies = sorted(p for p in view.iterdir() if (p / "run.json").is_file())
+    for i, run_dir in enumerate(copies):
+        for old in (run_dir / "tb").glob("*.hparams"):
+            old.unlink()
+        config = json.loads((run_dir / "config.json").read_text())
+        values, domains = hparams_for_run(config, keys, sweep_domains)
+        write_hparams(run_dir / "tb", values, domains, metrics_for(config), trial_id=run_dir.name,
+                      experiment_dir=view if i == 0 else None)
+
+    def check():
+        experiment = board.experiment()
+        infos = {h["name"]: h for h in experiment["hparamInfos"]}
+        assert infos[LR_KEY]["domainDiscrete"] == SWEEP_LRS                      # the sweep's grid
+        assert infos["compile.optimizer.name"]["domainDiscrete"] == sorted(OPTIMIZERS)  # the schema's
+        assert [(m["name"]["tag"], m["name"]["group"]) for m in experiment["metricInfos"]] == metrics_for(config)
+        check_sessions(board, view, {r: (keys, sweep_domains) for r in copies})
+
+    log = tmp_path / "tensorboard.log"
+    with tensorboard(view, "auto", log) as board:
+        eventually(check, board)
+
+
+@pytest.mark.slow
+def test_hparams_are_written_once_per_run(runs):
+    for run_dir in runs["single"] + runs["swept"]:
+        assert has_hparams(run_dir)
+        assert log_run_hparams(run_dir) is False
+        assert len(list((run_dir / "tb").glob("*.hparams"))) == 1
+
+
+@pytest.mark.slow
+def test_keras_default_learning_rates_are_keras_own():
+    import inspect
+    from expkit.config.optim import OPTIMIZER_CLASSES
+    from expkit.tfenv import import_keras
+    keras = import_keras()
+    for name, cls in OPTIMIZER_CLASSES.items():
+        default = inspect.signature(getattr(keras.optimizers, cls)).parameters["learning_rate"].default
+        assert KERAS_DEFAULT_LEARNING_RATE.get(name, KERAS_DEFAULT_LEARNING_RATE_OTHERS) == default, name
