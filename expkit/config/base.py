@@ -25,3 +25,12 @@ class KeyProblem(ValueError):
     def __init__(self, key: str, message: str):
         super().__init__(message)
         self.key = key
+
+
+def require_unique_names(items, what: str):
+    """A validator's check that every item's `name` is used once: '<what> names must be unique'."""
+    names = [item.name for item in items or []]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"{what} names must be unique, got {', '.join(dupes)} twice")
+    return items

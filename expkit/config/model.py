@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
-from expkit.config.base import Spec
+from expkit.config.base import Spec, require_unique_names
 from expkit.config.components import InitializerSpec, RegularizationSpec
 from expkit.config.layers import MERGE_TYPES, AnyLayer, LayerSpec
 
@@ -40,11 +40,7 @@ class ModelConfig(Spec):
     @field_validator("inputs")
     @classmethod
     def _unique_inputs(cls, value):
-        names = [i.name for i in value or []]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"input names must be unique, got {', '.join(dupes)} twice")
-        return value
+        return require_unique_names(value, "input")
 
     @model_validator(mode="after")
     def _not_both_shapes(self):

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
-from expkit.config.base import KeyProblem, Spec
+from expkit.config.base import KeyProblem, Spec, require_unique_names
 
 KEY_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.([A-Za-z_][A-Za-z0-9_]*|\d+))*$")
 
@@ -86,8 +86,4 @@ class SweepConfig(Spec):
     @field_validator("variants")
     @classmethod
     def _unique_names(cls, variants):
-        names = [v.name for v in variants or []]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"variant names must be unique, got {', '.join(dupes)} twice")
-        return variants
+        return require_unique_names(variants, "variant")
