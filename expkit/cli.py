@@ -39,11 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     import importlib
     from expkit.commands import MODULES
     for module in MODULES:
-        try:
-            importlib.import_module(f"expkit.commands.{module}").add_parser(sub)
-        except ModuleNotFoundError as exc:
-            if exc.name != f"expkit.commands.{module}":
-                raise
+        importlib.import_module(f"expkit.commands.{module}").add_parser(sub)
     return parser
 
 
