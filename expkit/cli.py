@@ -81,16 +81,8 @@ def cmd_validate(args) -> int:
 def cmd_summary(args) -> int:
     path = Path(args.config)
     if path.is_dir():
-        model_file = path / "model.keras"
-        if not model_file.is_file():
-            raise ExpkitError(f"{path}: no model.keras in this folder (a run that did not complete?); "
-                              "give a run folder of a completed run, or a config file")
-        from expkit.tfenv import import_keras
-        keras = import_keras()
-        try:
-            model = keras.saving.load_model(model_file, safe_mode=True)
-        except Exception as exc:  # a corrupt or foreign file: say so instead of a traceback
-            raise ExpkitError(f"{model_file}: cannot load the model: {exc}") from None
+        from expkit.export import load_run_model
+        model = load_run_model(path)
     else:
         from expkit.config import load_config
         loaded = load_config(path, args.overrides)

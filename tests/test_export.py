@@ -1,0 +1,77 @@
+"""expkit export: the Keras file and the SavedModel both give the trained model's predictions."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.helpers import config_dict, write_config
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def expkit(*args):
+    return subprocess.run([sys.executable, "-m", "expkit", *map(str, args)], capture_output=True, text=True,
+                          timeout=300, cwd=ROOT)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("export")
+    data = config_dict([{"type": "Dense", "units": 8, "activation": "tanh"},
+                        {"type": "Dense", "units": 1, "activation": "sigmoid"}],
+                       experiment={"name": "exp"}, dataset={"name": "xor", "samples": 200},
+                       compile={"loss": "binary_crossentropy", "metrics": ["accuracy"]}, training={"epochs": 2})
+    result = expkit("train", write_config(tmp, data), "--runs-dir", tmp / "runs")
+    assert result.returncode == 0, result.stderr[-2000:]
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+def test_keras_and_savedmodel_exports_predict_like_the_run(run_dir):
+    from expkit.tfenv import import_keras
+    keras = import_keras()
+    import tensorflow as tf
+    x = np.random.default_rng(0).normal(size=(16, 2)).astype("float32")
+    expected = keras.saving.load_model(run_dir / "model.keras", safe_mode=True).predict(x, verbose=0)
+
+    result = expkit("export", run_dir)
+    assert result.returncode == 0, result.stderr
+    keras_file = Path(result.stdout.strip().splitlines()[-1])
+    assert keras_file == run_dir / "export" / "keras" / "model.keras"
+    assert (keras_file.parent / "preprocessing.json").is_file()
+    np.testing.assert_allclose(keras.saving.load_model(keras_file, safe_mode=True).predict(x, verbose=0), expected,
+                               rtol=1e-6)
+
+    result = expkit("export", run_dir, "--format", "savedmodel")
+    assert result.returncode == 0, result.stderr
+    version = Path(result.stdout.strip().splitlines()[-1])
+    assert version == run_dir / "export" / "savedmodel" / "1"  # TF Serving's versioned layout
+    loaded = tf.saved_model.load(str(version))
+    serve = loaded.signatures["serving_default"]
+    out = serve(tf.constant(x))
+    np.testing.assert_allclose(next(iter(out.values())).numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_an_existing_export_is_kept_unless_forced(run_dir, tmp_path):
+    out = tmp_path / "k"
+    assert expkit("export", run_dir, "--out", out).returncode == 0
+    again = expkit("export", run_dir, "--out", out)
+    assert again.returncode == 2 and "exists: choose another --out, or pass --force" in again.stderr
+    assert "Traceback" not in again.stderr
+    assert expkit("export", run_dir, "--out", out, "--force").returncode == 0
+
+
+@pytest.mark.parametrize("case,message", [
+    ("no-model", "no model.keras (not a completed run?)"),
+    ("missing-parent", "does not exist"),
+])
+def test_export_bad_input(run_dir, tmp_path, case, message):
+    if case == "no-model":
+        result = expkit("export", tmp_path)
+    else:
+        result = expkit("export", run_dir, "--out", tmp_path / "nope" / "out")
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
