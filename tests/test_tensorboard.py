@@ -21,9 +21,9 @@ from expkit.config import load_config
 from expkit.config.components import ACTIVATIONS, INITIALIZER_CLASSES
 from expkit.config.loader import resolved_data
 from expkit.config.optim import OPTIMIZERS
-from expkit.hparams import (DEFAULT_KEYS, KERAS_DEFAULT_LEARNING_RATE, KERAS_DEFAULT_LEARNING_RATE_OTHERS, LR_KEY,
-                            SCHEDULE_KEY, SWEEP_ENV, domain_for, has_hparams, hparam_value, hparams_for_run,
-                            log_run_hparams, metrics_for, sweep_hparams_from_env, write_hparams)
+from expkit.hparams import (DEFAULT_KEYS, LR_KEY, SCHEDULE_KEY, SWEEP_ENV, domain_for, has_hparams, hparam_value,
+                            hparams_for_run, keras_default_learning_rate, log_run_hparams, metrics_for,
+                            sweep_hparams_from_env, write_hparams)
 from tests.helpers import config_dict, write_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -188,7 +188,8 @@ def test_sweep_keys_and_domains_come_from_the_environment():
 
 
 def test_importing_the_module_imports_no_tensorflow():
-    code = "import sys, expkit.hparams; print(sorted(m for m in ('tensorflow', 'tensorboard', 'keras') if m in sys.modules))"
+    code = ("import sys, expkit.hparams; "
+            "print(sorted(m for m in ('tensorflow', 'tensorboard', 'keras') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
@@ -280,7 +281,8 @@ def tensorboard(logdir: Path, load_fast: str, log: Path):
     cmd = [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--host", "127.0.0.1",
            "--port", str(port), "--reload_interval", "1", "--load_fast", load_fast]
     with log.open("w") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     try:
         board = TensorBoard(port, proc, log)
         eventually(lambda: board.get("/data/runs"), board)
@@ -442,4 +444,4 @@ def test_keras_default_learning_rates_are_keras_own():
     keras = import_keras()
     for name, cls in OPTIMIZER_CLASSES.items():
         default = inspect.signature(getattr(keras.optimizers, cls)).parameters["learning_rate"].default
-        assert KERAS_DEFAULT_LEARNING_RATE.get(name, KERAS_DEFAULT_LEARNING_RATE_OTHERS) == default, name
+        assert keras_default_learning_rate(name) == default, name
