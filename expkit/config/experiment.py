@@ -11,12 +11,22 @@ from expkit.config.sweep import SweepConfig
 from expkit.config.training import TrainingConfig
 
 
+class PublishedResult(Spec):
+    value: float | tuple[float, float] = Field(description=(
+        "The figure published for this experiment, or a [low, high] range, e.g. 0.925 or [0.95, 0.98]."))
+    metric: str = Field("test.accuracy", description=(
+        "The `expkit compare` column it compares with, e.g. test.accuracy or test.root_mean_squared_error."))
+    source: str = Field("", description="Where the figure comes from (paper, tutorial, benchmark table).")
+
+
 class ExperimentInfo(Spec):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description=(
         "Short name used in the run folder's name (letters, digits, _ . -). Default: the config file's name."))
     seed: int = Field(0, ge=0, description="Seeds Python, NumPy, TensorFlow, the data split and shuffling.")
     description: str = Field("", description="What this experiment tests.")
     tags: list[str] = Field(default_factory=list, description="Free labels for finding runs later.")
+    published: PublishedResult | None = Field(None, description=(
+        "The result published for this experiment, shown by `expkit compare` beside what the run got."))
 
 
 class ExperimentConfig(Spec):
