@@ -112,4 +112,4 @@ def load_csv(path: Path, target: str | int | None) -> RawData:
     x = _features(path, cells[:, feature_columns], [header[i] for i in feature_columns], lines)
     y, task, num_classes, names = _target(path, cells[:, column], header[column], lines)
     return RawData(x, y, task, "tabular", f"{path} (target column '{header[column]}', {task})",
-                   num_classes=num_classes, class_names=names)
+                   num_classes=num_classes, class_names=names, feature_names=[header[i] for i in feature_columns])

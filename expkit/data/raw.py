@@ -28,6 +28,7 @@ class RawData:
     y_test: np.ndarray | None = None
     x_val: np.ndarray | None = None
     y_val: np.ndarray | None = None
+    feature_names: list[str] | None = None  # table columns, in order (CSV header; scikit-learn's names)
 
 
 def names_to_indices(values: np.ndarray) -> tuple[np.ndarray, list[str]]:

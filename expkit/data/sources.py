@@ -132,8 +132,9 @@ def load_sklearn(name: str) -> RawData:
     loader = _SKLEARN_LOADERS[name]
     bunch = getattr(datasets, loader)()
     source = f"scikit-learn {sklearn.__version__} datasets.{loader}() (bundled, no download)"
+    features = [str(n) for n in bunch.feature_names] if "feature_names" in bunch else None
     if name == "diabetes":
-        return RawData(bunch.data, bunch.target, REGRESSION, "tabular", source)
+        return RawData(bunch.data, bunch.target, REGRESSION, "tabular", source, feature_names=features)
     names = [str(n) for n in bunch.target_names]
     return RawData(bunch.data, bunch.target.astype(np.int64), CLASSIFICATION, "tabular", source,
-                   num_classes=len(names), class_names=names)
+                   num_classes=len(names), class_names=names, feature_names=features)

@@ -108,5 +108,6 @@ def make_synthetic(name: str, samples: int, noise: float, features: int, seed: i
     if name == "house_prices":
         x, y = _house_prices(rng, samples, noise)
         return RawData(x, y, REGRESSION, "tabular",
-                       f"{source}: price = 50 + 3 area - 15 distance + 20 rooms (thousands)")
+                       f"{source}: price = 50 + 3 area - 15 distance + 20 rooms (thousands)",
+                       feature_names=["area", "distance", "rooms"])
     raise ValueError(f"not a synthetic dataset: {name!r}")

@@ -1,0 +1,149 @@
+"""expkit serve: a real server process on loopback, a real HTTP client, TF Serving's request and response."""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+MAX_BODY = 200_000  # small limits, so that the tests can go over them cheaply
+MAX_INSTANCES = 50
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Client:
+    def __init__(self, port: int, log: Path):
+        self.base, self.log = f"http://127.0.0.1:{port}/v1/models/", log
+
+    def call(self, path: str, body: bytes | None = None, method: str | None = None) -> tuple[int, dict]:
+        request = urllib.request.Request(self.base + path, data=body, method=method,
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    def predict(self, payload, name: str = "digits") -> tuple[int, dict]:
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        return self.call(f"{name}:predict", body)
+
+
+@pytest.fixture(scope="module")
+def server(mnist_run, tmp_path_factory):
+    port, log = free_port(), tmp_path_factory.mktemp("serve") / "server.log"
+    cmd = [sys.executable, "-m", "expkit", "serve", str(mnist_run), "--port", str(port),
+           "--max-body-bytes", str(MAX_BODY), "--max-instances", str(MAX_INSTANCES)]
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
+                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    client = Client(port, log)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if client.call("digits")[0] == 200:
+                    break
+            except (urllib.error.URLError, ConnectionError):
+                pass
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "the server did not answer within 120 s:\n" + log.read_text()
+            time.sleep(0.3)
+        yield client, proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def digits(mnist_run):
+    from expkit.tfenv import import_keras
+    images = np.frombuffer(gzip.open(ROOT / "expkit/data/mnist/t10k-images-idx3-ubyte.gz").read(), np.uint8,
+                           offset=16).reshape(-1, 28, 28)[-8:]
+    model = import_keras().saving.load_model(mnist_run / "model.keras", safe_mode=True)
+    return images, model.predict((images / 255.0).astype("float32")[..., None], verbose=0)
+
+
+def test_startup_line_says_where_and_how(server):
+    client, _ = server
+    text = client.log.read_text()
+    assert f"{client.base}digits:predict" in text and "curl -d '{\"instances\"" in text
+
+
+def test_status_and_metadata_in_tf_servings_shape(server):
+    client, _ = server
+    status, body = client.call("digits")
+    assert status == 200
+    assert body == {"model_version_status": [{"version": "1", "state": "AVAILABLE",
+                                              "status": {"error_code": "OK", "error_message": ""}}]}
+    status, body = client.call("digits/versions/1/metadata")
+    assert status == 200 and body["model_spec"]["name"] == "digits"
+    signature = body["metadata"]["signature_def"]["signature_def"]["serving_default"]
+    assert signature["inputs"]["instances"]["shape"] == [None, 28, 28]
+    assert signature["outputs"]["predictions"]["shape"] == [None, 10]
+
+
+def test_row_and_columnar_requests_give_the_models_predictions(server, digits):
+    client, _ = server
+    images, expected = digits
+    status, body = client.predict({"instances": images.tolist()})
+    assert status == 200, body
+    np.testing.assert_allclose(np.array(body["predictions"]), expected, rtol=1e-4, atol=1e-6)
+    status, body = client.call("digits/versions/1:predict", json.dumps({"inputs": images.reshape(8, -1).tolist()}).encode())
+    assert status == 200, body
+    np.testing.assert_allclose(np.array(body["outputs"]), expected, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("path, payload, method, code, message", [
+    ("digits:predict", b"{\"instances\": [1, 2", "POST", 400, "JSON Parse error"),
+    ("digits:predict", b"[1, 2, 3]", "POST", 400, 'exactly one of "instances"'),
+    ("digits:predict", b'{"instances": "abc"}', "POST", 400, "must be a list of samples"),
+    ("digits:predict", b'{"instances": [[1, 2, 3]]}', "POST", 400, "trained on raw samples of shape [28, 28]"),
+    ("digits:predict", b'{"instances": [[["a"]]]}', "POST", 400, "not all numbers"),
+    ("digits:predict", json.dumps({"instances": [[0] * 783]}).encode(), "POST", 400, "784 values each"),
+    ("digits:predict", json.dumps({"instances": [[0] * 784] * (MAX_INSTANCES + 1)}).encode(), "POST", 413,
+     f"at most {MAX_INSTANCES}"),
+    ("digits:predict", b" " * (MAX_BODY + 1), "POST", 413, f"over the limit of {MAX_BODY}"),
+    ("other:predict", b'{"instances": []}', "POST", 404, "Servable not found"),
+    ("digits/versions/2:predict", b'{"instances": []}', "POST", 404, "the only version is 1"),
+    ("digits:predict", None, "GET", 405, "use POST"),
+    ("digits:classify", b"{}", "POST", 404, "unknown path"),
+])
+def test_bad_requests_get_a_4xx_with_a_clear_message(server, path, payload, method, code, message):
+    client, _ = server
+    status, body = client.call(path, payload, method)
+    assert status == code, body
+    assert message in body["error"], body
+
+
+def test_the_server_still_answers_after_the_bad_requests(server, digits):
+    client, proc = server
+    images, expected = digits
+    for _ in range(3):
+        assert client.predict(b"not json")[0] == 400
+        assert client.predict(b"x" * (MAX_BODY * 3))[0] == 413
+    status, body = client.predict({"instances": images[:2].tolist()})
+    assert status == 200 and np.argmax(body["predictions"], 1).tolist() == expected[:2].argmax(1).tolist()
+    assert proc.poll() is None
+
+
+def test_a_run_without_preprocessing_is_refused_before_listening(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "expkit", "serve", str(tmp_path), "--port", str(free_port())],
+                            capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 2 and "preprocessing.json" in result.stderr and "Traceback" not in result.stderr
