@@ -6,7 +6,7 @@ from pathlib import Path
 
 from expkit.errors import ExpkitError
 
-KINDS = ("curves", "bar")
+KINDS = ("curves", "bar", "boundary")
 
 
 def add_parser(sub) -> None:
@@ -17,7 +17,10 @@ def add_parser(sub) -> None:
         "only by seed, mean with sample-std error bars and a dot per run.",
         epilog="Example: expkit plot runs/ --kind bar --metric test.accuracy --out accuracy.png")
     parser.add_argument("paths", nargs="+", metavar="RUN_OR_DIR", help="run folders, or folders holding runs (a sweep, runs/)")
-    parser.add_argument("--kind", choices=KINDS, help="curves (default) or bar (default when --metric is given)")
+    parser.add_argument("--kind", choices=KINDS, help="curves (default), bar (default when --metric is given), or "
+                        "boundary (the same as --decision-boundary)")
+    parser.add_argument("--decision-boundary", action="store_true", help="the learned decision boundary of each "
+                        "2-feature classifier over its data, one panel per run (loads the models: imports TensorFlow)")
     parser.add_argument("--out", metavar="FILE.png", help="the file to write (default: plot-<kind>.png here); "
                         "an existing folder gets plot-<kind>.png inside it")
     parser.add_argument("--metrics", metavar="NAME,NAME", help="curves: the metrics to draw, e.g. loss,accuracy "
@@ -31,7 +34,11 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from expkit import plot
     from expkit.runs import load_runs
-    kind = args.kind or ("bar" if args.metric else "curves")
+    kind = "boundary" if args.decision_boundary else args.kind or ("bar" if args.metric else "curves")
+    if args.decision_boundary and args.kind not in (None, "boundary"):
+        raise ExpkitError(f"--decision-boundary and --kind {args.kind} ask for different charts; give one of them")
+    if kind == "boundary" and (args.metric or args.metrics):
+        raise ExpkitError("--metric and --metrics are for bar and curves charts, not the decision boundary")
     if kind == "bar" and args.metrics:
         raise ExpkitError("--metrics is for --kind curves; for a bar chart give one --metric, e.g. test.accuracy")
     if kind == "curves" and args.metric:
@@ -44,7 +51,10 @@ def run(args) -> int:
     if not runs:
         raise ExpkitError(f"no runs found in {', '.join(args.paths)} (a run folder holds run.json)")
     notes: list[str] = []
-    if kind == "curves":
+    if kind == "boundary":
+        from expkit.boundary import plot_boundaries
+        path = plot_boundaries([r.path for r in runs], out, title=args.title)
+    elif kind == "curves":
         metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
         path = plot.plot_curves(runs, out, metrics=metrics, title=args.title, notes=notes)
     else:

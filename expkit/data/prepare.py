@@ -197,6 +197,14 @@ def _split(raw: RawData, cfg, seed: int):
     return x_train, y_train, x_val, y_val, x_test, y_test
 
 
+def raw_splits(cfg, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray] | None]:
+    """{'train'|'val'|'test': (x, y) as read, before preprocessing}: the samples a run trained and was
+    tested on, for drawing them in their own units (a decision boundary over the raw features)."""
+    x_train, y_train, x_val, y_val, x_test, y_test = _split(load_raw(cfg, seed), cfg, seed)
+    pairs = {"train": (x_train, y_train), "val": (x_val, y_val), "test": (x_test, y_test)}
+    return {name: None if x is None else (x, y) for name, (x, y) in pairs.items()}
+
+
 def load_splits(cfg, seed: int, first_layer: str | None = None) -> DataSplits:
     """The dataset of `cfg`, split and preprocessed (see the module docstring).
 
