@@ -42,10 +42,20 @@ def first_layer_type(cfg: ExperimentConfig) -> str:
     return cfg.model.layers[0].type
 
 
+def column_inputs(cfg: ExperimentConfig, splits) -> list[str] | None:
+    """The model's input names when the data's columns feed them one each (skipgram's word, context)."""
+    inputs = cfg.model.inputs or []
+    shape = tuple(splits.input_shape) if splits is not None else None
+    return [i.name for i in inputs] if len(inputs) > 1 and shape == (len(inputs),) else None
+
+
 def input_shapes_for(cfg: ExperimentConfig, data_shape: tuple | None, locate) -> dict[str, tuple]:
-    """Each model input's shape: written in the config, else inferred from the data."""
+    """Each model input's shape: written in the config, else inferred from the data (one column each,
+    shape [1], when the samples have as many columns as the model has inputs)."""
     if cfg.model.inputs:
-        return {i.name: tuple(i.shape) if i.shape else data_shape for i in cfg.model.inputs}
+        n = len(cfg.model.inputs)
+        default = (1,) if n > 1 and data_shape == (n,) else data_shape
+        return {i.name: tuple(i.shape) if i.shape else default for i in cfg.model.inputs}
     written = tuple(cfg.model.input_shape) if cfg.model.input_shape else None
     if written and data_shape and written != tuple(data_shape):
         where = locate(("model", "input_shape"))
@@ -163,7 +173,7 @@ def _fit_and_evaluate(ready: Prepared, cfg: ExperimentConfig, run_dir: Path) -> 
     keras, splits, model = ready.keras, ready.splits, ready.model
     train_ds, val_ds, test_ds = make_pipelines(
         splits, cfg.training.batch_size, cfg.experiment.seed, cache=cfg.dataset.cache,
-        shuffle=cfg.training.shuffle, shuffle_buffer=cfg.dataset.shuffle_buffer)
+        shuffle=cfg.training.shuffle, shuffle_buffer=cfg.dataset.shuffle_buffer, input_names=column_inputs(cfg, splits))
     verbose = cfg.training.verbose
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2

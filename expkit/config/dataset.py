@@ -11,9 +11,10 @@ from expkit.errors import suggest
 KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10", "cifar100", "imdb", "reuters",
                   "boston_housing", "california_housing")
 SKLEARN_DATASETS = ("digits", "iris", "wine", "breast_cancer", "diabetes")
-SYNTHETIC_DATASETS = ("xor", "moons", "circles", "spirals", "linear", "house_prices")
+SYNTHETIC_DATASETS = ("xor", "moons", "circles", "spirals", "linear", "house_prices", "series")
 FILE_DATASETS = ("npz", "csv", "idx", "image_folder")
-DATASET_NAMES = KERAS_DATASETS + SKLEARN_DATASETS + SYNTHETIC_DATASETS + FILE_DATASETS
+TEXT_DATASETS = ("skipgram",)
+DATASET_NAMES = KERAS_DATASETS + SKLEARN_DATASETS + SYNTHETIC_DATASETS + FILE_DATASETS + TEXT_DATASETS
 
 Fraction = Field(ge=0.0, lt=1.0)
 
@@ -22,10 +23,10 @@ class DatasetConfig(Spec):
     name: str = Field(description=(
         "Which data: a Keras built-in (" + ", ".join(KERAS_DATASETS) + "), a scikit-learn set ("
         + ", ".join(SKLEARN_DATASETS) + "), a synthetic set made from the seed ("
-        + ", ".join(SYNTHETIC_DATASETS) + "), or a file kind (" + ", ".join(FILE_DATASETS)
-        + ") read from `path`."))
+        + ", ".join(SYNTHETIC_DATASETS) + "), a file kind (" + ", ".join(FILE_DATASETS)
+        + ") read from `path`, or skipgram: word/context pairs from a text (`path` or `corpus`)."))
     path: str | None = Field(None, description=(
-        "File datasets only: the .npz or .csv file, the folder holding the four IDX .gz files "
+        "File datasets and skipgram: the .npz or .csv file, the text file, the folder holding the four IDX .gz files "
         "(train-images-idx3-ubyte.gz, ...), or the image folder (one subfolder per class). "
         "Relative paths are resolved against the config file's folder."))
     target: str | int | None = Field(None, description=(
@@ -59,10 +60,22 @@ class DatasetConfig(Spec):
     num_words: PositiveInt | None = Field(None, description=(
         "imdb/reuters: keep only the N most frequent words (Keras' num_words)."))
     sequence_length: PositiveInt | None = Field(None, description=(
-        "imdb/reuters: pad or cut every sequence to this many tokens (required for those sets)."))
+        "imdb/reuters: pad or cut every sequence to this many tokens (required for those sets); series: steps per sample (default 50)."))
     image_size: tuple[PositiveInt, PositiveInt] | None = Field(None, description=(
         "image_folder: resize every image to [height, width]. Default: the size of the first image."))
     color_mode: Literal["grayscale", "rgb"] = Field("rgb", description="image_folder: channels to read.")
+    corpus: Literal["kjv"] | None = Field(None, description=(
+        "skipgram: a text expkit knows instead of `path`: kjv, the King James Bible (public domain; "
+        "apt-get install bible-kjv)."))
+    # skipgram's settings default to None (meaning the values below) so that other datasets' resolved
+    # configs, and so their hashes and seed groups, stay as they were before these fields existed.
+    window: PositiveInt | None = Field(None, description=(
+        "skipgram: context words taken on each side of a word (default 2)."))
+    negative_samples: int | None = Field(None, ge=0, description=(
+        "skipgram: random (negative) contexts per true pair (default 4)."))
+    subsample: float | None = Field(None, ge=0.0, description=(
+        "skipgram: word2vec's threshold t for dropping frequent words (kept with probability "
+        "sqrt(t/f) + t/f); 0 keeps every word (default 1e-4)."))
     cache: bool = Field(True, description="Cache the prepared tf.data pipelines in memory.")
     shuffle_buffer: PositiveInt | None = Field(None, description=(
         "Shuffle buffer size; default: the whole training split (a perfect shuffle)."))
@@ -77,6 +90,13 @@ class DatasetConfig(Spec):
 
     @model_validator(mode="after")
     def _path_only_for_files(self):
+        if self.name == "skipgram":
+            if bool(self.path) == bool(self.corpus):
+                raise ValueError("dataset 'skipgram' reads one text: set dataset.path to a text file, "
+                                 "or dataset.corpus to kjv (not both)")
+            return self
+        if self.corpus:
+            raise ValueError(f"dataset.corpus is only used by skipgram; '{self.name}' does not read it")
         if self.name in FILE_DATASETS and not self.path:
             raise ValueError(f"dataset '{self.name}' reads a file: set dataset.path to it")
         if self.name not in FILE_DATASETS and self.path:

@@ -28,6 +28,8 @@ NAMED_INPUTS = {
     "spirals": ((2,), 2, CLASSIFICATION, "tabular"),
     "linear": (None, None, REGRESSION, "tabular"),
     "house_prices": ((3,), None, REGRESSION, "tabular"),
+    "series": (None, None, REGRESSION, "tabular"),
+    "skipgram": ((2,), 2, CLASSIFICATION, "sequence"),  # [word, context] token ids
 }
 
 
@@ -41,6 +43,8 @@ def describe_input(cfg, first_layer: str | None = None) -> tuple[tuple[int, ...]
     shape, num_classes, task, kind = NAMED_INPUTS[cfg.name]
     if cfg.name in ("imdb", "reuters"):
         shape = (cfg.sequence_length,)
+    elif cfg.name == "series":
+        shape = (cfg.sequence_length or 50, 1)
     elif cfg.name == "linear":
         shape = (cfg.features,)
     check_labels(cfg, task)

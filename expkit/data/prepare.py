@@ -39,6 +39,7 @@ class Preprocessor:
     task: str = CLASSIFICATION
     class_names: list[str] | None = None
     feature_names: list[str] | None = None  # table data: the input columns by name, for predict's CSV
+    vocabulary: list[str] | None = None     # text data: the word of each token id, for `expkit neighbours`
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Raw samples (N, *raw_shape) -> model input (N, *shape)."""
@@ -55,7 +56,8 @@ class Preprocessor:
         return {"scale": self.scale, "kind": self.kind, "raw_shape": list(self.raw_shape),
                 "shape": list(self.shape), "task": self.task, "class_names": self.class_names,
                 "mean": None if self.mean is None else self.mean.tolist(),
-                "std": None if self.std is None else self.std.tolist(), "feature_names": self.feature_names}
+                "std": None if self.std is None else self.std.tolist(), "feature_names": self.feature_names,
+                "vocabulary": self.vocabulary}
 
     @classmethod
     def from_json(cls, data: dict) -> "Preprocessor":
@@ -63,7 +65,7 @@ class Preprocessor:
             return None if v is None else np.asarray(v, dtype=np.float32)
         return cls(data["scale"], data["kind"], tuple(data["raw_shape"]), tuple(data["shape"]),
                    array(data.get("mean")), array(data.get("std")), data.get("task", CLASSIFICATION),
-                   data.get("class_names"), data.get("feature_names"))
+                   data.get("class_names"), data.get("feature_names"), data.get("vocabulary"))
 
 
 @dataclass(frozen=True, eq=False)
@@ -162,7 +164,7 @@ def fit_preprocessor(scale: str, raw: RawData, x_train: np.ndarray, shape: tuple
         std[std == 0] = 1.0  # a constant feature becomes 0 instead of nan
         mean, std = mean.astype(np.float32), std.astype(np.float32)
     return Preprocessor(scale, raw.kind, tuple(x_train.shape[1:]), tuple(shape), mean, std, raw.task,
-                        raw.class_names, raw.feature_names)
+                        raw.class_names, raw.feature_names, raw.vocabulary)
 
 
 def _labels(y, raw: RawData, cfg, split: str):

@@ -29,6 +29,7 @@ class RawData:
     x_val: np.ndarray | None = None
     y_val: np.ndarray | None = None
     feature_names: list[str] | None = None  # table columns, in order (CSV header; scikit-learn's names)
+    vocabulary: list[str] | None = None     # text: the word of each token id (skipgram)
 
 
 def names_to_indices(values: np.ndarray) -> tuple[np.ndarray, list[str]]:

@@ -48,11 +48,15 @@ def load_raw(cfg, seed: int) -> RawData:
     if name in SKLEARN_DATASETS:
         return load_sklearn(name)
     if name in SYNTHETIC_DATASETS:
-        return make_synthetic(name, cfg.samples, cfg.noise, cfg.features, seed)
+        return make_synthetic(name, cfg.samples, cfg.noise, cfg.features, seed, cfg.sequence_length)
     if name in FILE_DATASETS:
         from expkit.data.files import load_file
 
         return load_file(cfg)
+    if name == "skipgram":
+        from expkit.data.text import load_skipgram
+
+        return load_skipgram(cfg, seed)
     options = KERAS_DATASETS + SKLEARN_DATASETS + SYNTHETIC_DATASETS + FILE_DATASETS
     raise DataError(f"unknown dataset '{name}'{suggest(name, options)}; expected one of {', '.join(options)}")
 

@@ -13,6 +13,10 @@ Classification, 2 features, labels 0/1, each label equally likely:
 - spirals: two interleaved spirals of 1.5 turns, radius t ~ U(0, 1), angle 3 pi t (+ pi for label 1).
 
 Regression:
+- series: sequence-to-sequence. Each sample is a sine wave of random frequency (1/50 to 1/10 cycles
+  per step), phase and amplitude (0.5 to 1.5) over `sequence_length` steps (default 50), plus
+  N(0, noise^2) at every step: shape (sequence_length, 1). The target, of the same shape, is the
+  clean wave one step ahead at every step: denoise and extrapolate.
 - linear: X ~ N(0, 1) with `features` columns; y = X . w + b + N(0, noise^2). The true weights
   come from the seed: w ~ U(-3, 3) per feature and b ~ U(-1, 1), rounded to 2 decimals, drawn first
   from default_rng(seed); `linear_weights(seed, features)` returns them, and the run's source
@@ -28,6 +32,7 @@ import numpy as np
 
 from expkit.data.raw import CLASSIFICATION, REGRESSION, RawData, random_generator
 
+SERIES_LENGTH = 50  # steps per `series` sample unless dataset.sequence_length says otherwise
 HOUSE_PRICE_WEIGHTS = {"intercept": 50.0, "area": 3.0, "distance": -15.0, "rooms": 20.0}
 HOUSE_PRICE_NOISE_SCALE = 100.0  # noise 0.1 -> std 10 thousand: prices are in the hundreds
 
@@ -92,10 +97,22 @@ def _house_prices(rng, n, noise):
     return np.stack([area, distance, rooms], axis=1), price
 
 
+def _series(rng, n, noise, length):
+    """Noisy sine waves in, the clean wave one step ahead out: (n, length, 1) each."""
+    t = np.arange(length + 1, dtype=np.float64)
+    freq = rng.uniform(0.02, 0.1, (n, 1))        # cycles per step: 10 to 50 steps a period
+    phase = rng.uniform(0.0, 2.0 * np.pi, (n, 1))
+    amplitude = rng.uniform(0.5, 1.5, (n, 1))
+    clean = amplitude * np.sin(2.0 * np.pi * freq * t + phase)
+    x = clean[:, :-1] + rng.normal(0.0, noise, (n, length))
+    return x[..., None], clean[:, 1:, None]
+
+
 _CLASSIFIERS = {"xor": _xor, "moons": _moons, "circles": _circles, "spirals": _spirals}
 
 
-def make_synthetic(name: str, samples: int, noise: float, features: int, seed: int) -> RawData:
+def make_synthetic(name: str, samples: int, noise: float, features: int, seed: int,
+                   length: int | None = None) -> RawData:
     rng = random_generator(seed)
     source = f"synthetic {name} (seed {seed}, {samples} samples, noise {noise})"
     if name in _CLASSIFIERS:
@@ -105,6 +122,10 @@ def make_synthetic(name: str, samples: int, noise: float, features: int, seed: i
     if name == "linear":
         x, y, formula = _linear(rng, samples, noise, features)
         return RawData(x, y, REGRESSION, "tabular", f"{source}: {formula}")
+    if name == "series":
+        x, y = _series(rng, samples, noise, length or SERIES_LENGTH)
+        return RawData(x, y, REGRESSION, "tabular",
+                       f"{source}: noisy sine waves, target the clean value one step ahead at every step")
     if name == "house_prices":
         x, y = _house_prices(rng, samples, noise)
         return RawData(x, y, REGRESSION, "tabular",
