@@ -43,7 +43,7 @@ while read -r config seeds; do
   extra=()
   [ "$seeds" = "-" ] || extra=(--seeds "$seeds")
   echo "== $config" >&2
-  "$EXPKIT" sweep "configs/$config.yaml" --runs-dir "$RUNS" --name "$config" "${extra[@]}"
+  "$EXPKIT" sweep "configs/$config.yaml" --runs-dir "$RUNS" --name "$config" "${extra[@]}" >&2  # stdout: the tables
 done <<< "$CATALOGUE"
 
 COLUMNS=name,dataset.name,training.epochs,experiment.published.value,n
