@@ -195,7 +195,8 @@ def run_points(todo: list[Point], file: Path, extra: list[str], sweep_dir: Path,
                env: dict[str, str], on_done) -> None:
     """Train each point in its own process (`expkit train`), at most `jobs` at once. `on_done(point,
     status, run_dir, seconds)` is called as each one ends. Ctrl-C or SIGTERM stops them all: each
-    child records itself as interrupted, then KeyboardInterrupt propagates."""
+    child records itself as interrupted (or completed, if it finished first), then KeyboardInterrupt
+    propagates."""
     import signal
     import subprocess
     import sys
@@ -220,14 +221,15 @@ def run_points(todo: list[Point], file: Path, extra: list[str], sweep_dir: Path,
                 on_done(job.point, _status(job.process.returncode), _run_dir(job.log),
                         time.perf_counter() - job.started)
     except KeyboardInterrupt:
+        for job in running:  # SIGTERM, not SIGINT: a shell may have started us (and so them) ignoring SIGINT
+            job.process.send_signal(signal.SIGTERM)
         for job in running:
-            job.process.send_signal(signal.SIGINT)
-        for job in running:
-            try:
-                job.process.wait(timeout=60)
+            try:  # a point that finished as we stopped it stays completed: its run folder says so too
+                status = _status(job.process.wait(timeout=60))
             except subprocess.TimeoutExpired:
                 job.process.kill()
-            on_done(job.point, "interrupted", _run_dir(job.log), time.perf_counter() - job.started)
+                status = "interrupted"
+            on_done(job.point, status, _run_dir(job.log), time.perf_counter() - job.started)
         raise
 
 

@@ -144,9 +144,12 @@ def test_interrupted_training_is_recorded_and_exits_130(tmp_path):
     data = config_dict([{"type": "Dense", "units": 64, "activation": "relu"}, {"type": "Dense", "units": 1}],
                        experiment={"name": "stopme"}, dataset={"name": "linear", "samples": 20000},
                        training={"epochs": 1000, "batch_size": 8, "verbose": 2})
+    # A shell that starts a job in the background makes it ignore SIGINT (and Python keeps that):
+    # restore the default, so that this test means the same wherever the suite runs.
     proc = subprocess.Popen([sys.executable, "-m", "expkit", "train", str(write_config(tmp_path, data)),
                              "--runs-dir", str(tmp_path / "runs")], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while time.time() < deadline and not list((tmp_path / "runs").glob("*/metrics.csv")):
         time.sleep(0.2)
