@@ -12,12 +12,18 @@ scaled and shaped them; `prepare_batch` applies exactly that. Files:
   named features (a CSV dataset, scikit-learn, house_prices) and other columns (the target) are
   ignored; otherwise every column is a feature;
 - images (.png .jpg .jpeg .bmp .gif), or a folder of them: converted to the run's grayscale/RGB and
-  resized to its image size.
+  resized to its image size, pixel values 0..255 as the dataset holds them. Nothing is inverted.
+
+Several inputs are read in the order given and predicted together. A run trained on text takes token
+ids (as its dataset holds them), not words. Runs whose loss read logits (`from_logits: true`) give
+probabilities: their outputs go through a softmax (a sigmoid for one unit).
 """
 from __future__ import annotations
 
 import csv
 import json
+import sys
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +48,22 @@ class Predictor:
 
     @property
     def name(self) -> str:
-        return json.loads((self.run_dir / "run.json").read_text()).get("name", self.run_dir.name)
+        """The experiment's name (run.json, else config.json), else the folder's name."""
+        for file, keys in (("run.json", ("name",)), ("config.json", ("experiment", "name"))):
+            try:
+                value = json.loads((self.run_dir / file).read_text())
+                for key in keys:
+                    value = value[key]
+                return str(value)
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+        return self.run_dir.name
+
+    @property
+    def input_name(self) -> str:
+        """The model's input, by the name TF Serving shows for its SavedModel (`expkit export`)."""
+        inputs = getattr(self.model, "inputs", None) or []
+        return str(getattr(inputs[0], "name", "") or "input") if inputs else "input"
 
     def __call__(self, raw: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """Raw samples (N, *raw_shape) -> the model's outputs (N, ...), as probabilities for classifiers."""
@@ -56,61 +77,85 @@ class Predictor:
 
 
 def load_predictor(run_dir: Path) -> Predictor:
+    """The run's model and preprocessing; an ExpkitError when the folder is not a completed run."""
     from expkit.export import load_run_model
+    if not run_dir.is_dir():
+        raise ExpkitError(f"{run_dir}: no such run folder; give the folder of a completed run (runs/<id>)")
     file = run_dir / "preprocessing.json"
     if not file.is_file():
         raise ExpkitError(f"{run_dir}: no preprocessing.json, so the inputs cannot be prepared as in training; "
                           "give the folder of a run completed by this version of expkit (or re-train it)")
-    pre = Preprocessor.from_json(json.loads(file.read_text()))
-    config = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").is_file() else {}
-    loss = config.get("compile", {}).get("loss", {})
-    from_logits = bool(loss.get("from_logits")) if isinstance(loss, dict) else False
-    return Predictor(run_dir, load_run_model(run_dir), pre, from_logits)
+    try:
+        pre = Preprocessor.from_json(json.loads(file.read_text()))
+    except (ValueError, KeyError, TypeError) as error:
+        raise ExpkitError(f"{file}: not a preprocessing file written by expkit ({type(error).__name__}: "
+                          f"{error}); re-train the run") from None
+    return Predictor(run_dir, load_run_model(run_dir), pre, _from_logits(run_dir))
+
+
+def _from_logits(run_dir: Path) -> bool:
+    """Whether the run's loss read logits, so that its outputs need a softmax (sigmoid) to be probabilities."""
+    try:
+        loss = json.loads((run_dir / "config.json").read_text())["compile"]["loss"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return bool(loss.get("from_logits")) if isinstance(loss, dict) else False
 
 
 def prepare_batch(x: Any, pre: Preprocessor, where: str) -> np.ndarray:
-    """Raw input of any accepted shape -> (N, *raw_shape) float/int array, or a DataError saying what was expected."""
+    """Raw input of any accepted shape -> (N, *raw_shape) float array, or a DataError saying what was expected.
+
+    Accepted: (N, *raw_shape); one sample (raw_shape); samples flattened ((N, size) or (size,)); and, for
+    a run on one feature, a plain list of N values."""
+    raw, size = tuple(pre.raw_shape), int(np.prod(pre.raw_shape))
+    expected = f"[N, {', '.join(map(str, raw))}]"
     try:
         x = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise DataError(f"{where}: the values are not all numbers; expected numeric samples of shape "
-                        f"{list(pre.raw_shape)}") from None
-    raw, size = tuple(pre.raw_shape), int(np.prod(pre.raw_shape))
+    except (TypeError, ValueError) as error:
+        raise DataError(f"{where}: not a rectangular array of numbers ({error}); expected numeric samples "
+                        f"of shape {list(raw)}, as an array of shape {expected}") from None
+    if x.size == 0:
+        raise DataError(f"{where}: no samples (an empty array of shape {list(x.shape)}); expected at least one "
+                        f"sample of shape {list(raw)}")
     if x.ndim >= 1 and x.shape[1:] != raw:
         if x.shape == raw or x.size == size:
             x = x.reshape((1, *raw))  # one sample, as it is or flattened (784 values for 28x28)
         elif x.ndim > 1 and int(np.prod(x.shape[1:])) == size:
             x = x.reshape((len(x), *raw))  # samples flattened, or unflattened for a flattened run
+        elif x.ndim == 1 and size == 1:
+            x = x.reshape((len(x), *raw))  # one feature: N values
     if x.ndim < 1 or x.shape[1:] != raw:
         shape = list(x.shape[1:]) if x.ndim > 1 else list(x.shape)
         raise DataError(f"{where}: samples of shape {shape} (array {list(x.shape)}), but the run was trained "
                         f"on raw samples of shape {list(raw)} ({size} values each, flattened or not); give an "
-                        f"array of shape [N, {', '.join(map(str, raw))}]")
-    if len(x) == 0:
-        raise DataError(f"{where}: no samples")
+                        f"array of shape {expected}")
     if not np.isfinite(x).all():
         raise DataError(f"{where}: holds NaN or infinite values; every value must be a finite number")
     return x
 
 
 def read_inputs(paths: list[Path], pre: Preprocessor) -> tuple[np.ndarray, list[str]]:
-    """(raw samples, a label per sample: 'file' or 'file[i]')."""
-    missing = [p for p in paths if not p.exists()]
-    if missing:
-        raise DataError(f"{missing[0]}: no such file or folder")
-    if len(paths) == 1 and paths[0].is_file() and paths[0].suffix.lower() in TABLE_SUFFIXES:
-        path = paths[0]
-        x = {".npy": _read_npy, ".npz": _read_npz, ".csv": _read_csv}[path.suffix.lower()](path, pre)
-        x = prepare_batch(x, pre, str(path))
-        return x, [f"{path.name}[{i}]" for i in range(len(x))]
-    images = _image_paths(paths)
-    return np.stack([_read_image(p, pre) for p in images]), [p.name for p in images]
+    """(raw samples of every path in order, a label per sample: 'file[i]' for arrays, the file name for images)."""
+    batches, labels = [], []
+    for path in paths:
+        if not path.exists():
+            raise DataError(f"{path}: no such file or folder")
+        if path.is_file() and path.suffix.lower() in TABLE_SUFFIXES:
+            reader = {".npy": _read_npy, ".npz": _read_npz, ".csv": _read_csv}[path.suffix.lower()]
+            x = prepare_batch(reader(path, pre), pre, str(path))
+            labels += [f"{path.name}[{i}]" for i in range(len(x))]
+        else:
+            images = _image_paths(path)
+            x = np.stack([_read_image(p, pre) for p in images]).astype(np.float64)
+            labels += [p.name for p in images]
+        batches.append(x)
+    return np.concatenate(batches), labels
 
 
 def _read_npy(path: Path, pre: Preprocessor) -> np.ndarray:
     try:
         return np.load(path, allow_pickle=False)  # no pickles: an input file must not run code
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, EOFError) as error:
         raise DataError(f"{path}: not a readable .npy array ({error})") from None
 
 
@@ -120,15 +165,20 @@ def _read_npz(path: Path, pre: Preprocessor) -> np.ndarray:
             keys = list(data.keys())
             if "x" in keys or len(keys) == 1:
                 return data["x" if "x" in keys else keys[0]]
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
         raise DataError(f"{path}: not a readable .npz file ({error})") from None
     raise DataError(f"{path}: holds the arrays {', '.join(keys) or '(none)'}; expected one named 'x' "
                     "(or a file with a single array)")
 
 
 def _read_csv(path: Path, pre: Preprocessor) -> np.ndarray:
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = [[cell.strip() for cell in row] for row in csv.reader(f) if any(row)]
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = [[cell.strip() for cell in row] for row in csv.reader(f) if any(row)]
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path}: not UTF-8 text ({error}); save the CSV as UTF-8") from None
+    except csv.Error as error:
+        raise DataError(f"{path}: not a readable CSV file ({error})") from None
     if len(rows) < 2:
         raise DataError(f"{path}: expected a header row and at least one row of values")
     header, body = rows[0], rows[1:]
@@ -140,6 +190,10 @@ def _read_csv(path: Path, pre: Preprocessor) -> np.ndarray:
             raise DataError(f"{path}: missing the column(s) {', '.join(absent)}{hint}; the run was trained on "
                             f"the columns {', '.join(pre.feature_names)} (others, like the target, are ignored)")
         columns = [header.index(n) for n in pre.feature_names]
+    else:  # a run from before feature names were recorded, or of unnamed features
+        shown = ", ".join(header[:8]) + (", ..." if len(header) > 8 else "")
+        print(f"note: {path}: the run did not record its feature names, so every column is a feature, in the "
+              f"file's order ({shown}); it must be training's order", file=sys.stderr)
     for line, row in enumerate(body, start=2):
         if len(row) != len(header):
             raise DataError(f"{path}:{line}: {len(row)} cells, but the header has {len(header)} columns")
@@ -151,19 +205,17 @@ def _read_csv(path: Path, pre: Preprocessor) -> np.ndarray:
     return np.array([[float(row[i]) for i in columns] for row in body])
 
 
-def _image_paths(paths: list[Path]) -> list[Path]:
-    images: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            images += sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
-        elif path.suffix.lower() in IMAGE_EXTENSIONS:
-            images.append(path)
-        else:
-            raise DataError(f"{path}: unknown input format '{path.suffix}'; expected .npy, .npz, .csv, an image "
-                            f"({', '.join(IMAGE_EXTENSIONS)}) or a folder of images")
-    if not images:
-        raise DataError(f"{', '.join(map(str, paths))}: no images ({', '.join(IMAGE_EXTENSIONS)}) found")
-    return images
+def _image_paths(path: Path) -> list[Path]:
+    """The image file itself, or the images in a folder (sorted by name, not recursive)."""
+    if path.is_dir():
+        images = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+        if not images:
+            raise DataError(f"{path}: no images ({', '.join(IMAGE_EXTENSIONS)}) found in this folder")
+        return images
+    if path.suffix.lower() not in IMAGE_EXTENSIONS:
+        raise DataError(f"{path}: unknown input format '{path.suffix}'; expected .npy, .npz, .csv, an image "
+                        f"({', '.join(IMAGE_EXTENSIONS)}) or a folder of images")
+    return [path]
 
 
 def _read_image(path: Path, pre: Preprocessor) -> np.ndarray:

@@ -3,19 +3,24 @@
     POST /v1/models/<name>[/versions/1]:predict   {"instances": [...]} -> {"predictions": [...]}
                                                   {"inputs": [...]}    -> {"outputs": [...]}
     GET  /v1/models/<name>[/versions/1]           the model's status (state AVAILABLE)
-    GET  /v1/models/<name>[/versions/1]/metadata  the input and output shapes
+    GET  /v1/models/<name>[/versions/1]/metadata  the signature: input and output shapes, DT_FLOAT
 
-Instances are raw samples as the dataset holds them (MNIST: 28x28 pixels 0..255, or the 784 values
-flattened); the server applies the run's preprocessing.json, as `expkit predict` does. Errors answer
-with TF Serving's body, {"error": "..."}: 400 for malformed JSON or a wrong shape, 404 for another model
-name, 405 for a wrong method, 413 for a body or a batch over the limits. The server keeps serving.
+Instances are RAW samples as the dataset holds them (MNIST: 28x28 pixels 0..255, or the 784 values
+flattened); the server applies the run's preprocessing.json, as `expkit predict` does. So a client of
+TF Serving on `expkit export --format savedmodel` (which takes prepared inputs) must send raw samples
+here instead. TF Serving's named forms work too: [{"<input>": sample}, ...] and {"<input>": [...]},
+with the input's name from the metadata. Errors answer with TF Serving's body, {"error": "..."}: 400
+for malformed JSON, a wrong shape or a non-number, 404 for another model name or version, 405 for a
+wrong method, 413 for a body or a batch over the limits, 500 if the model itself fails. The server
+keeps serving after any of them.
 
-The HTTP side is Starlette on uvicorn (pip install 'expkit[serve]'); the request handling below is
-plain functions of bytes -> (status, body), so that it is testable without a socket.
+The HTTP side is Starlette on uvicorn (pip install 'expkit[serve]'), imported only by `create_app`;
+`ModelService` answers in plain Python (dicts, or a RequestError with the status).
 """
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from dataclasses import dataclass, field
@@ -61,7 +66,7 @@ class ModelService:
                                     f"the only version is {VERSION}")
         action = {":predict": "predict", "/metadata": "metadata", None: "status"}[match["rest"]]
         wanted = "POST" if action == "predict" else "GET"
-        if method != wanted:
+        if method != wanted and not (method == "HEAD" and wanted == "GET"):
             raise RequestError(405, f"{method} is not allowed here; use {wanted}")
         return action
 
@@ -70,30 +75,35 @@ class ModelService:
                                           "status": {"error_code": "OK", "error_message": ""}}]}
 
     def metadata(self) -> dict:
-        pre = self.predictor.pre
-        outputs = [None, *self.predictor.model.output_shape[1:]]
-        signature = {"inputs": {"instances": {"dtype": "DT_FLOAT", "shape": [None, *pre.raw_shape]}},
-                     "outputs": {"predictions": {"dtype": "DT_FLOAT", "shape": outputs}},
+        """TF Serving's GetModelMetadataResponse. The input is the RAW sample, which the server prepares."""
+        pre, model = self.predictor.pre, self.predictor.model
+        name = self.predictor.input_name
+        signature = {"inputs": {name: tensor_info(f"serving_default_{name}:0", [None, *pre.raw_shape])},
+                     "outputs": {"output_0": tensor_info("StatefulPartitionedCall:0", [None, *model.output_shape[1:]])},
                      "method_name": "tensorflow/serving/predict"}
         return {"model_spec": {"name": self.name, "signature_name": "", "version": VERSION},
                 "metadata": {"signature_def": {"signature_def": {"serving_default": signature}}},
                 "expkit": {"task": pre.task, "class_names": pre.class_names, "feature_names": pre.feature_names,
-                           "preprocessing": "the server scales and shapes raw samples as training did"}}
+                           "raw_shape": list(pre.raw_shape), "model_input_shape": list(pre.shape),
+                           "preprocessing": f"the server scales ({pre.scale}) and shapes raw samples as "
+                                            "training did"}}
 
     def parse(self, body: bytes) -> tuple[np.ndarray, str]:
         """The request body -> (raw samples, 'predictions' | 'outputs'), or a RequestError."""
         try:
             payload = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
             raise RequestError(400, f"JSON Parse error: {error}; the body must be a JSON object like "
                                     '{"instances": [...]}') from None
         if not isinstance(payload, dict) or ("instances" in payload) == ("inputs" in payload):
             raise RequestError(400, 'the body must be a JSON object with exactly one of "instances" (row format) '
                                     'or "inputs" (columnar format)')
+        signature = payload.get("signature_name", "serving_default")
+        if signature not in ("serving_default", ""):
+            raise RequestError(400, f"Serving signature name: \"{signature}\" not found in signature def; "
+                                    'the only one is "serving_default"')
         key = "instances" if "instances" in payload else "inputs"
-        samples = payload[key]
-        if not isinstance(samples, list):
-            raise RequestError(400, f'"{key}" must be a list of samples, got {type(samples).__name__}')
+        samples = self.unnamed(payload[key], key)
         if len(samples) > self.max_instances:
             raise RequestError(413, f"{len(samples)} instances in one request; at most {self.max_instances} "
                                     "(split the batch, or start the server with a larger --max-instances)")
@@ -103,11 +113,36 @@ class ModelService:
             raise RequestError(400, str(error)) from None
         return x, "predictions" if key == "instances" else "outputs"
 
+    def unnamed(self, samples: Any, key: str) -> list:
+        """The samples as a list, from TF Serving's plain or named forms: [sample, ...],
+        [{"<input>": sample}, ...] (row) or {"<input>": [sample, ...]} (columnar)."""
+        name = self.predictor.input_name
+
+        def value(named: dict) -> Any:
+            if set(named) != {name}:
+                raise RequestError(400, f'"{key}" names the input(s) {", ".join(map(json.dumps, named))}; this '
+                                        f'model has one input, "{name}" (or give the samples without a name)')
+            return named[name]
+
+        if key == "inputs" and isinstance(samples, dict):
+            samples = value(samples)
+        elif isinstance(samples, list) and samples and all(isinstance(s, dict) for s in samples):
+            samples = [value(s) for s in samples]
+        if not isinstance(samples, list):
+            raise RequestError(400, f'"{key}" must be a list of samples, got {type(samples).__name__}')
+        return samples
+
     def predict(self, body: bytes) -> dict:
         x, key = self.parse(body)
         with self.lock:
             outputs = self.predictor(x)
         return {key: np.asarray(outputs, dtype=np.float64).tolist()}
+
+
+def tensor_info(name: str, shape: list) -> dict:
+    """A TensorInfo as TF Serving writes it in JSON: sizes as strings, -1 for the batch."""
+    dims = [{"size": str(-1 if d is None else int(d)), "name": ""} for d in shape]
+    return {"dtype": "DT_FLOAT", "tensor_shape": {"dim": dims, "unknown_rank": False}, "name": name}
 
 
 def check_serve_extra() -> None:
@@ -137,12 +172,15 @@ def create_app(service: ModelService) -> Any:
             return JSONResponse(await run_in_threadpool(service.predict, body))
         except RequestError as error:
             return JSONResponse({"error": str(error)}, status_code=error.status)
+        except Exception as error:  # a bug or a model failure: say so in TF Serving's shape, keep serving
+            logging.getLogger("expkit.serve").exception("%s %s failed", request.method, request.url.path)
+            return JSONResponse({"error": f"internal error: {type(error).__name__}: {error}"}, status_code=500)
 
     async def unknown(request):
         return JSONResponse({"error": f"unknown path {request.url.path}; the API is under /v1/models/"
                                       f"{service.name}"}, status_code=404)
 
-    methods = ["GET", "POST", "PUT", "DELETE", "PATCH"]
+    methods = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
     return Starlette(routes=[Route("/v1/models/{path:path}", models, methods=methods),
                              Route("/{path:path}", unknown, methods=methods)])
 

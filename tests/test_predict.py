@@ -5,6 +5,7 @@ import contextlib
 import gzip
 import io
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 
 from expkit.cli import main
+from tests.helpers import config_dict, write_config
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,8 +51,7 @@ def mnist_test(n: int) -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture(scope="module")
 def expected(mnist_run):
     """The run's model on MNIST test images, prepared by hand: pixels / 255 with a channel axis."""
-    from expkit.tfenv import import_keras
-    model = import_keras().saving.load_model(mnist_run / "model.keras", safe_mode=True)
+    model = run_model(mnist_run)
     x, y = mnist_test(40)
     return x, y, model.predict((x / 255.0).astype("float32")[..., None], verbose=0)
 
@@ -107,12 +108,65 @@ def test_images_and_a_folder_of_images(mnist_run, expected, tmp_path):
 
 
 def test_csv_columns_are_matched_by_name_and_standardized_as_in_training(table_run, tmp_path):
-    # Columns in another order than training's, with an extra one: matched by name.
+    # Columns in another order than training's (width,label,height), with an extra one: matched by name.
     (tmp_path / "new.csv").write_text("height,note,width\n1.3,a,50\n0.7,b,50\n1.0,c,75\n")
     result = expkit("predict", table_run, tmp_path / "new.csv")
     assert result.returncode == 0, result.stderr
     classes = [line.split("\t")[1].split()[0] for line in result.stdout.strip().splitlines()]
     assert classes == ["big", "small", "big"]
+    assert expkit("predict", table_run, tmp_path / "new.csv", "--output", tmp_path / "p.npy").returncode == 0
+    pre = json.loads((table_run / "preprocessing.json").read_text())
+    x = (np.array([[50, 1.3], [50, 0.7], [75, 1.0]]) - pre["mean"]) / pre["std"]  # width, height
+    np.testing.assert_allclose(np.load(tmp_path / "p.npy"), run_model(table_run).predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def regression_run(tmp_path_factory):
+    """A regression on a CSV file (target 'price' between the features), standardized: values out, not classes."""
+    tmp = tmp_path_factory.mktemp("regression_run")
+    x = np.random.default_rng(1).normal(size=(200, 2)) * [30.0, 2.0] + [100.0, 5.0]
+    lines = ["area,price,rooms"] + [f"{a:.3f},{3 * a + 20 * r:.3f},{r:.3f}" for a, r in x]
+    (tmp / "houses.csv").write_text("\n".join(lines) + "\n")
+    data = config_dict([{"type": "Dense", "units": 4, "activation": "relu"}, {"type": "Dense", "units": 1}],
+                       experiment={"name": "houses"},
+                       dataset={"name": "csv", "path": str(tmp / "houses.csv"), "target": "price",
+                                "scale": "standardize"}, training={"epochs": 2})
+    result = subprocess.run([sys.executable, "-m", "expkit", "train", str(write_config(tmp, data)), "--runs-dir",
+                             str(tmp / "runs")], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+def test_regression_prints_the_models_values(regression_run, tmp_path):
+    (tmp_path / "new.csv").write_text("rooms,area\n3,80\n6,150\n")
+    result = expkit("predict", regression_run, tmp_path / "new.csv")
+    assert result.returncode == 0, result.stderr
+    lines = [line.split("\t") for line in result.stdout.strip().splitlines()]
+    assert [line[0] for line in lines] == ["new.csv[0]", "new.csv[1]"]
+    pre = json.loads((regression_run / "preprocessing.json").read_text())
+    assert pre["task"] == "regression" and pre["feature_names"] == ["area", "rooms"]
+    x = (np.array([[80.0, 3.0], [150.0, 6.0]]) - pre["mean"]) / pre["std"]
+    expected = run_model(regression_run).predict(x, verbose=0).reshape(-1)
+    np.testing.assert_allclose([float(line[1]) for line in lines], expected, rtol=1e-4)
+    assert expkit("predict", regression_run, tmp_path / "new.csv", "--output", tmp_path / "p.csv").returncode == 0
+    assert (tmp_path / "p.csv").read_text().splitlines()[0] == "input,prediction"
+
+
+def run_model(run_dir: Path):
+    from expkit.tfenv import import_keras
+    return import_keras().saving.load_model(run_dir / "model.keras", safe_mode=True)
+
+
+def test_several_inputs_are_predicted_in_order(mnist_run, expected, tmp_path):
+    from PIL import Image
+    x, _, probs = expected
+    np.save(tmp_path / "a.npy", x[:2])
+    Image.fromarray(x[2]).save(tmp_path / "b.png")
+    result = expkit("predict", mnist_run, tmp_path / "a.npy", tmp_path / "b.png")
+    assert result.returncode == 0, result.stderr
+    assert [line.split("\t")[0] for line in result.stdout.strip().splitlines()] == ["a.npy[0]", "a.npy[1]", "b.png"]
+    assert predicted_classes(result.stdout) == list(probs[:3].argmax(axis=1))
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".json", ".npy"])
@@ -129,6 +183,11 @@ def test_output_file(mnist_run, expected, tmp_path, suffix):
         assert [row["class"] for row in json.loads(out.read_text())] == [str(c) for c in probs[:5].argmax(1)]
     else:
         assert out.read_text().splitlines()[0] == "input,class,probability"
+        top = tmp_path / "top.csv"
+        assert expkit("predict", mnist_run, tmp_path / "x.npy", "--output", top, "--top", "2").returncode == 0
+        header, first = top.read_text().splitlines()[:2]
+        assert header == "input,class,probability,class_2,probability_2"
+        assert first.split(",")[1] == str(probs[0].argmax()) and first.split(",")[3] == str(probs[0].argsort()[-2])
     again = expkit("predict", mnist_run, tmp_path / "x.npy", "--output", out)
     assert again.returncode == 2 and "exists" in again.stderr and "--force" in again.stderr
     assert expkit("predict", mnist_run, tmp_path / "x.npy", "--output", out, "--force").returncode == 0
@@ -137,22 +196,44 @@ def test_output_file(mnist_run, expected, tmp_path, suffix):
 def bad_inputs(tmp: Path) -> dict:
     np.save(tmp / "shape.npy", np.zeros((2, 27, 28)))
     np.save(tmp / "nan.npy", np.full((1, 28, 28), np.nan))
+    np.save(tmp / "none.npy", np.zeros((0, 28, 28)))
+    np.save(tmp / "text.npy", np.array([["a"] * 28] * 28))
     np.savez(tmp / "keys.npz", a=np.zeros(3), b=np.zeros(3))
     (tmp / "notes.txt").write_text("hello")
     (tmp / "broken.npy").write_bytes(b"not numpy")
+    (tmp / "empty.npy").write_bytes(b"")
+    (tmp / "broken.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    (tmp / "latin1.csv").write_bytes("caf\xe9,1\n1,2\n".encode("latin-1"))
     (tmp / "empty").mkdir()
-    return {"shape.npy": "raw samples of shape [28, 28]", "nan.npy": "NaN or infinite",
-            "keys.npz": "expected one named 'x'", "notes.txt": "unknown input format '.txt'",
-            "broken.npy": "not a readable .npy", "empty": "no images", "missing.npy": "no such file"}
+    return {"shape.npy": "raw samples of shape [28, 28] (784 values each, flattened or not); give an array of "
+                         "shape [N, 28, 28]",
+            "nan.npy": "NaN or infinite", "none.npy": "no samples", "text.npy": "not a rectangular array of numbers",
+            "keys.npz": "holds the arrays a, b; expected one named 'x'", "notes.txt": "unknown input format '.txt'",
+            "broken.npy": "not a readable .npy", "empty.npy": "not a readable .npy",
+            "broken.npz": "not a readable .npz", "latin1.csv": "not UTF-8 text", "empty": "no images",
+            "missing.npy": "no such file"}
 
 
-@pytest.mark.parametrize("name", ["shape.npy", "nan.npy", "keys.npz", "notes.txt", "broken.npy", "empty",
-                                  "missing.npy"])
+@pytest.mark.parametrize("name", ["shape.npy", "nan.npy", "none.npy", "text.npy", "keys.npz", "notes.txt",
+                                  "broken.npy", "empty.npy", "broken.npz", "latin1.csv", "empty", "missing.npy"])
 def test_bad_input_is_a_clear_error(mnist_run, tmp_path, name):
     message = bad_inputs(tmp_path)[name]
     result = expkit("predict", mnist_run, tmp_path / name)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--top", "0"), "--top and --batch-size must be at least 1"),
+    (("--batch-size", "-1"), "--top and --batch-size must be at least 1"),
+    (("--output", "out.txt"), "expected a file name ending in .csv, .json, .npy"),
+    (("--output", "nowhere/out.csv"), "the folder nowhere does not exist"),
+])
+def test_bad_options_are_clear_errors(mnist_run, tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    np.save(tmp_path / "x.npy", np.zeros((1, 28, 28)))
+    result = expkit("predict", mnist_run, tmp_path / "x.npy", *args)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
 
 
 @pytest.mark.parametrize("content, message", [
@@ -165,10 +246,28 @@ def test_bad_csv_is_a_clear_error(table_run, tmp_path, content, message):
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
 
 
-def test_images_for_a_table_run_and_a_folder_that_is_not_a_run(table_run, mnist_run, tmp_path):
+def test_images_for_a_table_run_are_refused(table_run, tmp_path):
     from PIL import Image
     Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / "a.png")
     result = expkit("predict", table_run, tmp_path / "a.png")
     assert result.returncode == 2 and "not images" in result.stderr
-    result = expkit("predict", tmp_path, tmp_path / "a.png")
-    assert result.returncode == 2 and "preprocessing.json" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("case, message", [
+    ("no-folder", "no such run folder"),
+    ("no-preprocessing", "no preprocessing.json"),
+    ("no-model", "no model.keras (not a completed run?)"),
+    ("bad-preprocessing", "not a preprocessing file written by expkit"),
+])
+def test_a_folder_that_is_not_a_completed_run(mnist_run, tmp_path, case, message):
+    run = tmp_path / "run"
+    if case != "no-folder":
+        run.mkdir()
+    if case in ("no-model", "bad-preprocessing"):
+        shutil.copy(mnist_run / "preprocessing.json", run)
+    if case == "bad-preprocessing":
+        shutil.copy(mnist_run / "model.keras", run)
+        (run / "preprocessing.json").write_text('{"scale": "unit"}')
+    np.save(tmp_path / "x.npy", np.zeros((1, 28, 28)))
+    result = expkit("predict", run, tmp_path / "x.npy")
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr

@@ -4,6 +4,8 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
@@ -93,10 +95,14 @@ def test_status_and_metadata_in_tf_servings_shape(server):
     assert body == {"model_version_status": [{"version": "1", "state": "AVAILABLE",
                                               "status": {"error_code": "OK", "error_message": ""}}]}
     status, body = client.call("digits/versions/1/metadata")
-    assert status == 200 and body["model_spec"]["name"] == "digits"
+    assert status == 200 and body["model_spec"] == {"name": "digits", "signature_name": "", "version": "1"}
     signature = body["metadata"]["signature_def"]["signature_def"]["serving_default"]
-    assert signature["inputs"]["instances"]["shape"] == [None, 28, 28]
-    assert signature["outputs"]["predictions"]["shape"] == [None, 10]
+    assert signature["method_name"] == "tensorflow/serving/predict"
+    [(name, tensor)] = signature["inputs"].items()
+    assert tensor["dtype"] == "DT_FLOAT" and tensor["tensor_shape"]["unknown_rank"] is False
+    assert [d["size"] for d in tensor["tensor_shape"]["dim"]] == ["-1", "28", "28"]  # raw samples, as JSON int64
+    assert [d["size"] for d in signature["outputs"]["output_0"]["tensor_shape"]["dim"]] == ["-1", "10"]
+    assert body["expkit"]["model_input_shape"] == [28, 28, 1]
 
 
 def test_row_and_columnar_requests_give_the_models_predictions(server, digits):
@@ -105,9 +111,23 @@ def test_row_and_columnar_requests_give_the_models_predictions(server, digits):
     status, body = client.predict({"instances": images.tolist()})
     assert status == 200, body
     np.testing.assert_allclose(np.array(body["predictions"]), expected, rtol=1e-4, atol=1e-6)
-    status, body = client.call("digits/versions/1:predict", json.dumps({"inputs": images.reshape(8, -1).tolist()}).encode())
+    flat = json.dumps({"inputs": images.reshape(8, -1).tolist(), "signature_name": "serving_default"}).encode()
+    status, body = client.call("digits/versions/1:predict", flat)
     assert status == 200, body
     np.testing.assert_allclose(np.array(body["outputs"]), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_named_inputs_as_tf_serving_clients_send_them(server, digits):
+    client, _ = server
+    images, expected = digits
+    metadata = client.call("digits/metadata")[1]
+    [name] = metadata["metadata"]["signature_def"]["signature_def"]["serving_default"]["inputs"]
+    status, body = client.predict({"instances": [{name: image} for image in images[:3].tolist()]})
+    assert status == 200, body
+    np.testing.assert_allclose(np.array(body["predictions"]), expected[:3], rtol=1e-4, atol=1e-6)
+    status, body = client.predict({"inputs": {name: images[:3].tolist()}})
+    assert status == 200, body
+    np.testing.assert_allclose(np.array(body["outputs"]), expected[:3], rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.parametrize("path, payload, method, code, message", [
@@ -115,7 +135,15 @@ def test_row_and_columnar_requests_give_the_models_predictions(server, digits):
     ("digits:predict", b"[1, 2, 3]", "POST", 400, 'exactly one of "instances"'),
     ("digits:predict", b'{"instances": "abc"}', "POST", 400, "must be a list of samples"),
     ("digits:predict", b'{"instances": [[1, 2, 3]]}', "POST", 400, "trained on raw samples of shape [28, 28]"),
-    ("digits:predict", b'{"instances": [[["a"]]]}', "POST", 400, "not all numbers"),
+    ("digits:predict", b'{"instances": [[["a"]]]}', "POST", 400, "not a rectangular array of numbers"),
+    ("digits:predict", b'{"instances": [[1, 2], [3]]}', "POST", 400, "not a rectangular array of numbers"),
+    ("digits:predict", b'{"instances": []}', "POST", 400, "no samples"),
+    ("digits:predict", json.dumps({"instances": [[float("nan")] * 784]}).encode(), "POST", 400, "NaN or infinite"),
+    ("digits:predict", b"[" * 50_000 + b"]" * 50_000, "POST", 400, "JSON Parse error"),
+    ("digits:predict", b"\xff\xfe{}", "POST", 400, "JSON Parse error"),
+    ("digits:predict", b'{"instances": [[0]], "signature_name": "predict"}', "POST", 400,
+     'signature name: "predict" not found'),
+    ("digits:predict", b'{"inputs": {"pixels": [[0]]}}', "POST", 400, 'this model has one input'),
     ("digits:predict", json.dumps({"instances": [[0] * 783]}).encode(), "POST", 400, "784 values each"),
     ("digits:predict", json.dumps({"instances": [[0] * 784] * (MAX_INSTANCES + 1)}).encode(), "POST", 413,
      f"at most {MAX_INSTANCES}"),
@@ -123,6 +151,8 @@ def test_row_and_columnar_requests_give_the_models_predictions(server, digits):
     ("other:predict", b'{"instances": []}', "POST", 404, "Servable not found"),
     ("digits/versions/2:predict", b'{"instances": []}', "POST", 404, "the only version is 1"),
     ("digits:predict", None, "GET", 405, "use POST"),
+    ("digits", b"{}", "POST", 405, "use GET"),
+    ("digits/metadata", None, "OPTIONS", 405, "use GET"),
     ("digits:classify", b"{}", "POST", 404, "unknown path"),
 ])
 def test_bad_requests_get_a_4xx_with_a_clear_message(server, path, payload, method, code, message):
@@ -147,3 +177,47 @@ def test_a_run_without_preprocessing_is_refused_before_listening(tmp_path):
     result = subprocess.run([sys.executable, "-m", "expkit", "serve", str(tmp_path), "--port", str(free_port())],
                             capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert result.returncode == 2 and "preprocessing.json" in result.stderr and "Traceback" not in result.stderr
+
+
+def start(args: list[str], log: Path) -> subprocess.Popen:
+    with log.open("w") as out:
+        return subprocess.Popen([sys.executable, "-m", "expkit", "serve", *map(str, args)], stdout=out,
+                                stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+
+
+def test_a_taken_port_is_a_clear_error(server, mnist_run, tmp_path):
+    client, _ = server
+    port = client.base.split(":")[2].split("/")[0]
+    proc = start([mnist_run, "--port", port], tmp_path / "log")
+    try:
+        assert proc.wait(timeout=120) == 2
+    finally:
+        proc.kill()
+    text = (tmp_path / "log").read_text()
+    assert f"cannot listen on 127.0.0.1:{port}" in text and "choose another --port" in text
+    assert "Traceback" not in text
+
+
+def test_ctrl_c_stops_the_server_like_train_130(mnist_run, tmp_path):
+    proc = start([mnist_run, "--port", "0", "--name", "d2"], tmp_path / "log")
+    try:
+        deadline = time.monotonic() + 120
+        printed = r"http://127\.0\.0\.1:(\d+)/v1/models/d2:predict"
+        while not (found := re.search(printed, (tmp_path / "log").read_text())):
+            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "log").read_text()
+            time.sleep(0.2)
+        assert Client(int(found[1]), tmp_path / "log").call("d2")[0] == 200  # port 0: the port it printed
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 130  # as `expkit train` on Ctrl-C
+    finally:
+        proc.kill()
+    text = (tmp_path / "log").read_text()
+    assert text.rstrip().endswith("interrupted") and "Traceback" not in text
+
+
+def test_without_the_serve_extra_it_says_what_to_install(mnist_run):
+    code = ("import sys; sys.modules['uvicorn'] = None; from expkit.cli import main; "
+            f"sys.exit(main(['serve', {str(mnist_run)!r}]))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 2 and "pip install 'expkit[serve]'" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr

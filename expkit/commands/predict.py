@@ -14,7 +14,10 @@ def add_parser(sub) -> None:
     parser = sub.add_parser("predict", help="predict with a trained run (.npy, .npz, .csv, images), "
                                             "preprocessing the inputs as training did",
                             description="Raw inputs (as the dataset holds them, e.g. MNIST pixels 0..255) are "
-                                        "prepared with the run's preprocessing.json, then fed to its model.")
+                                        "prepared with the run's preprocessing.json, then fed to its model. "
+                                        "Images are not inverted: MNIST digits are white on black, so invert a "
+                                        "scan of dark ink on white paper first.",
+                            epilog="Example: expkit predict runs/<id> digits/ --top 3")
     parser.add_argument("run", type=Path, help="a completed run folder")
     parser.add_argument("inputs", type=Path, nargs="+", metavar="INPUT",
                         help="a .npy, .npz or .csv file, or image files / folders of images")
@@ -73,11 +76,16 @@ def _write(out: Path, rows: list[dict], outputs) -> None:
         tmp.write_text(json.dumps(rows, indent=1) + "\n")
     else:
         with open(tmp, "w", newline="") as f:
-            writer = csv.writer(f)
-            if "prediction" in rows[0]:
-                writer.writerow(["input", "prediction"])
-                writer.writerows([r["input"], json.dumps(r["prediction"])] for r in rows)
-            else:
-                writer.writerow(["input", "class", "probability"])
-                writer.writerows([r["input"], r["class"], f"{r['probability']:.6f}"] for r in rows)
+            csv.writer(f).writerows(_csv_rows(rows))
     tmp.replace(out)
+
+
+def _csv_rows(rows: list[dict]) -> list[list]:
+    """A header and a row per sample: the value(s), or the class and probability (then the next K-1 best)."""
+    if "prediction" in rows[0]:
+        return [["input", "prediction"]] + [[r["input"], json.dumps(r["prediction"])] for r in rows]
+    header = ["input", "class", "probability"]
+    for k in range(2, len(rows[0]["top"]) + 1):
+        header += [f"class_{k}", f"probability_{k}"]
+    body = [[r["input"]] + [v for t in r["top"] for v in (t["class"], f"{t['probability']:.6f}")] for r in rows]
+    return [header] + body
