@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install train test test-fast docs clean
+.PHONY: install system-data train test test-fast docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,14 @@ install: $(VENV)/.installed
 train: install
 	$(VENV)/bin/expkit train configs/mnist_cnn.yaml
 
-test: install
+# Real data the tests read from Debian packages: Fashion-MNIST and the King James Bible (`bible`).
+system-data:
+	@if command -v bible >/dev/null && [ -d /usr/share/datasets/fashion-mnist ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q dataset-fashion-mnist bible-kjv; \
+	else echo "the tests read Debian's dataset-fashion-mnist and bible-kjv:" \
+	  "sudo apt-get install dataset-fashion-mnist bible-kjv" >&2; exit 1; fi
+
+test: install system-data
 	$(PY) -m pytest -q
 
 test-fast: install
