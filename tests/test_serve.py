@@ -181,8 +181,10 @@ def test_a_run_without_preprocessing_is_refused_before_listening(tmp_path):
 
 def start(args: list[str], log: Path) -> subprocess.Popen:
     with log.open("w") as out:
+        # SIGINT's default restored: a shell that ran the suite in the background made it ignored.
         return subprocess.Popen([sys.executable, "-m", "expkit", "serve", *map(str, args)], stdout=out,
-                                stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+                                stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def test_a_taken_port_is_a_clear_error(server, mnist_run, tmp_path):
