@@ -4,11 +4,7 @@ A row maps column -> raw value. The default columns are the run's name, id and s
 keys whose values differ between the runs (dotted paths: model.layers.1.units), the metrics
 (train/val/test x loss and every compiled metric), params and training_seconds.
 
---metric final (default) takes the metrics from results.json: the last epoch for train/val, and the
-test set evaluated once after training. --metric best reads metrics.csv and takes the epoch with the
-best validation value of the main metric (the sort key's metric, else val_loss as Keras' EarlyStopping;
-the training value when a run has no validation split), and reports that epoch's train/val metrics in
-`best_epoch`, `train.*`, `val.*`. Test metrics exist only for the final weights, so best has none.
+--metric final (default) or best: see expkit/run_metrics.py, which reads what each run got.
 
 Seed groups: runs whose resolved configs are equal apart from experiment.seed become one row with
 `n` and, for each numeric result column X, the mean in X and the sample standard deviation (n-1) in
@@ -26,13 +22,9 @@ from typing import Any, Iterable
 from expkit.errors import ExpkitError, suggest
 from expkit.filters import is_number, normalize_key, parse_filter
 from expkit.runs import SEED_KEY, Run, config_hash, load_runs
+from expkit.run_metrics import (  # noqa: F401  (re-exported: lower_is_better, default_descending...)
+    RESULT_KEYS, default_descending, is_metric, lower_is_better, metric_keys, run_info, run_results)
 
-SPLITS = ("train", "val", "test")
-RESULT_KEYS = ("params", "epochs_run", "training_seconds", "samples_per_second")
-LOSS_WORDS = ("loss", "error", "mse", "mae", "mape", "msle", "crossentropy", "hinge", "divergence",
-              "poisson", "logcosh", "huber")
-HIGHER_IS_BETTER = ("samples_per_second",)
-CSV_SKIP = ("epoch", "learning_rate", "epoch_seconds")
 NO_STD = ("params",)  # a function of the config: equal within a seed group
 _MISSING = object()
 
@@ -65,22 +57,6 @@ class ComparisonTable:
         return render(self, "markdown")
 
 
-def lower_is_better(key: str) -> bool:
-    """Loss-like metrics sort ascending: loss, mse, mae, rmse, *_error, *crossentropy..."""
-    name = key.rsplit(".", 1)[-1].lower()
-    return any(word in name for word in LOSS_WORDS)
-
-
-def _is_metric(key: str) -> bool:
-    return key.split(".", 1)[0] in SPLITS and "." in key
-
-
-def default_descending(key: str) -> bool:
-    """Accuracy-like metrics (and throughput) best first; losses, config keys and times ascending."""
-    if _is_metric(key):
-        return not lower_is_better(key)
-    return key in HIGHER_IS_BETTER
-
 
 class Record:
     """Everything filterable about one run: its flat config, and what run.json and results.json add
@@ -103,48 +79,6 @@ class Record:
         return {**self.flat, **self.extra}
 
 
-def run_info(run: Run) -> dict:
-    info = run.info
-    return {"name": run.name, "id": run.id, "status": run.status, "start_time": info.get("start_time"),
-            "error": info.get("error")}
-
-
-def run_results(run: Run, metric: str = "final", main: str = "loss") -> dict:
-    """Metrics (train.loss, val.accuracy, ...), params and times; empty unless the run completed."""
-    if run.status != "completed":
-        return {}
-    results = run.results or {}
-    out = {}
-    if metric == "best":
-        out.update(best_epoch_metrics(run, main))
-    else:
-        for split in SPLITS:
-            for name, value in (results.get(split) or {}).items():
-                out[f"{split}.{name}"] = value
-    for key in RESULT_KEYS:
-        if key in results:
-            out[key] = results[key]
-    return out
-
-
-def best_epoch_metrics(run: Run, main: str) -> dict:
-    """The metrics.csv row with the best val_<main> (else <main> without validation, else val_loss or
-    loss when the run did not record <main>), as best_epoch, train.* and val.*; the earliest epoch wins a tie."""
-    rows = run.metrics_csv()
-    column = next((c for c in (f"val_{main}", main, "val_loss", "loss") if rows and c in rows[0]), None)
-    scored = [row for row in rows if column and row.get(column) is not None and math.isfinite(row[column])]
-    if not scored:
-        return {}
-    pick = min if lower_is_better(column) else max
-    best = pick(scored, key=lambda row: row[column])
-    out = {"best_epoch": int(best["epoch"]) if best.get("epoch") is not None else None}
-    for name, value in best.items():
-        if name in CSV_SKIP:
-            continue
-        out[f"val.{name[4:]}" if name.startswith("val_") else f"train.{name}"] = value
-    return out
-
-
 def differing_keys(records: list[dict], keys: Iterable[str]) -> list[str]:
     """The keys whose value is not the same in every record (a key absent from some counts)."""
     out = []
@@ -165,14 +99,6 @@ def _config_keys(runs: list[Run]) -> list[str]:
         for part in key.split("."):
             rank.setdefault(part, len(rank))
     return sorted(seen, key=lambda k: [(0, int(p), 0) if p.isdigit() else (1, 0, rank[p]) for p in k.split(".")])
-
-
-def metric_keys(result_keys: Iterable[str]) -> list[str]:
-    """best_epoch, then train.*, val.*, test.*; loss first within a split, then metrics as first seen."""
-    names = [k for k in result_keys if _is_metric(k) or k == "best_epoch"]
-    order = {split: i for i, split in enumerate(SPLITS)}
-    return sorted(names, key=lambda k: (-1, 0, 0) if k == "best_epoch" else
-                  (order[k.split(".", 1)[0]], k.split(".", 1)[1] != "loss", names.index(k)))
 
 
 def _check_key(key: str, known: list[str], what: str) -> None:
@@ -287,7 +213,7 @@ def _compare(source, sort, descending, filters, metric, group_by_seed, columns, 
     if metric == "best" and sort and sort.startswith("test."):
         raise ExpkitError(f"--sort {sort}: test metrics are measured once, on the final weights, so --metric best "
                           f"has none; sort by val.{sort[5:]} or use --metric final")
-    main = sort.split(".", 1)[1] if sort and _is_metric(sort) else "loss"
+    main = sort.split(".", 1)[1] if sort and is_metric(sort) else "loss"
     results = [run_results(run, metric, main) for run in runs]
     result_keys = list(dict.fromkeys(k for res in results for k in res))
     records = [Record(run.flat_config, {**run_info(run), **res}) for run, res in zip(runs, results)]
