@@ -1,6 +1,11 @@
-"""The notebook API: the same run reader and comparison table as `expkit compare`, as Python objects.
+"""The Python API for notebooks and scripts: the same training, sweeps, run reader and comparison table
+as the CLI, as Python objects.
 
     import expkit
+    run = expkit.train("configs/mnist_fast.yaml", overrides=["training.epochs=1"], runs_dir="runs")
+    run.results["test"]["accuracy"]                        # a Run: .path, .config, .results, .info
+    run = expkit.train({"experiment": {"name": "x"}, ...})  # or a config as a dict
+    result = expkit.sweep("configs/toy2d_hidden_units.yaml", runs_dir="runs")   # .sweep_dir, .statuses
     runs = expkit.load_runs("runs/")                       # list[Run]: .config, .flat_config, .results, .info
     table = expkit.compare_runs("runs/my_sweep", sort="test.accuracy", filters=["status=completed"])
     table.rows, table.columns                              # plain dicts and column names
@@ -14,12 +19,52 @@ import warnings
 from pathlib import Path
 from typing import Iterable
 
-from expkit import compare as _compare
-from expkit.compare import ComparisonTable
-from expkit.runs import Run
-from expkit.runs import load_runs as _load_runs
+from expkit.analysis import compare as _compare
+from expkit.analysis.compare import ComparisonTable
+from expkit.runstore import Run, read_run
+from expkit.runstore import load_runs as _load_runs
 
-__all__ = ["ComparisonTable", "Run", "compare_runs", "load_runs"]
+__all__ = ["ComparisonTable", "Run", "compare_runs", "load_runs", "sweep", "train"]
+
+
+def train(config: str | Path | dict, overrides: Iterable[str] = (), runs_dir: str | Path = "runs",
+          name: str | None = None) -> Run:
+    """Validate, build and train one config (a YAML file, or the same content as a dict); returns the
+    finished run. Raises ExpkitError for bad input and TrainingFailed when training fails, as the CLI
+    exits 2 and 1."""
+    from expkit.config import load_config
+    from expkit.training import train as _train
+    loaded = load_config(_config_file(config), list(overrides), name=name)
+    return read_run(_train(loaded, Path(runs_dir)))
+
+
+def sweep(config: str | Path, overrides: Iterable[str] = (), runs_dir: str | Path = "runs", jobs: int = 1,
+          grid: dict[str, list] | None = None, seeds: int | list[int] | None = None, name: str | None = None,
+          quiet: bool = False):
+    """Run the config's sweep: section, with `grid` and `seeds` on top as `expkit sweep --grid/--seeds`
+    add them (points already completed in RUNS_DIR/<sweep name>/ are skipped); returns a SweepResult
+    (.sweep_dir, .statuses, .failed, .run_dirs)."""
+    from expkit.config import load_config
+    from expkit.sweep import run_sweep
+    from expkit.sweep.points import merge_cli
+    overrides = list(overrides)
+    base = load_config(Path(config), overrides)
+    spec = merge_cli(base.config.sweep, dict(grid or {}), {}, None, seeds, name)
+    return run_sweep(config, spec=spec, overrides=overrides, runs_dir=runs_dir, jobs=jobs,
+                     out=(lambda line: None) if quiet else None)
+
+
+def _config_file(config: str | Path | dict) -> Path:
+    """A dict is written to a YAML file first, so that errors point at a line as they do for files."""
+    if not isinstance(config, dict):
+        return Path(config)
+    import tempfile
+
+    import yaml
+    handle = tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="expkit-config-", delete=False)
+    with handle:
+        yaml.safe_dump(config, handle, sort_keys=False)
+    return Path(handle.name)
 
 
 def load_runs(paths: str | Path | Iterable[str | Path]) -> list[Run]:

@@ -1,4 +1,6 @@
-"""Errors a user can fix. The CLI prints them without a traceback and exits 2."""
+"""What can go wrong, and the exit code each kind means. The CLI prints these without a traceback and exits
+with the exception's own `exit_code`: 2 for input a user can fix (ExpkitError and its kinds), 1 for a
+training that failed on valid input (TrainingFailed)."""
 from __future__ import annotations
 
 import difflib
@@ -14,10 +16,19 @@ def suggest(word: object, options) -> str:
     return f" (did you mean '{lowered[close[0]]}'?)" if close else ""
 
 
+EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
+
+
 class ExpkitError(Exception):
     """Bad input: a config, an argument, a missing file. Exit code 2."""
 
-    exit_code = 2
+    exit_code = EXIT_BAD_INPUT
+
+
+class TrainingFailed(Exception):
+    """Training itself failed (not the input); recorded in run.json first. Exit code 1."""
+
+    exit_code = EXIT_FAILED
 
 
 class DataError(ExpkitError):

@@ -41,8 +41,9 @@ def xor_runs(tmp_path_factory):
 
 
 def test_the_boundary_of_a_hidden_layer_separates_the_xor_corners(xor_runs):
-    from expkit.boundary import boundary_panel
-    panel = boundary_panel(xor_runs[5])
+    from expkit.analysis.boundary import boundary_panel
+    from expkit.serving import load_predictor
+    panel = boundary_panel(xor_runs[5], load_predictor)
     gx, gy, p = panel["gx"], panel["gy"], panel["surface"]
     assert gx.shape == p.shape == (300, 300)
     x, y = panel["splits"]["train"]
@@ -55,7 +56,7 @@ def test_the_boundary_of_a_hidden_layer_separates_the_xor_corners(xor_runs):
     # XOR of the signs: class 1 where the coordinates' signs differ.
     assert at(1, 1) < 0.2 and at(-1, -1) < 0.2 and at(1, -1) > 0.8 and at(-1, 1) > 0.8
     # No hidden layer: logistic regression cannot do it; its surface is monotone along any line.
-    flat = boundary_panel(xor_runs[0])["surface"]
+    flat = boundary_panel(xor_runs[0], load_predictor)["surface"]
     corners = [flat[0, 0], flat[0, -1], flat[-1, 0], flat[-1, -1]]
     assert not (max(corners[1], corners[2]) > 0.8 and max(corners[0], corners[3]) < 0.2)
 
@@ -68,8 +69,9 @@ def test_cli_writes_one_png_with_a_panel_per_run(xor_runs, tmp_path):
     from PIL import Image
     with Image.open(out) as image:
         assert image.format == "PNG" and image.size[0] > image.size[1] > 200  # two panels side by side
-    from expkit.boundary import draw_boundaries
-    figure = draw_boundaries([xor_runs[0], xor_runs[5]])
+    from expkit.analysis.boundary import draw_boundaries
+    from expkit.serving import load_predictor
+    figure = draw_boundaries([xor_runs[0], xor_runs[5]], load_predictor)
     titles = [ax.get_title() for ax in figure.axes]
     assert titles[0].startswith("xor-h0 (xor)\ntest accuracy") and titles[1].startswith("xor-h5 (xor)")
 

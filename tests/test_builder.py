@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from expkit.errors import BuildError
-from expkit.tfenv import import_keras
+from expkit.backend import import_keras
 from tests.helpers import load
 
 keras = import_keras()

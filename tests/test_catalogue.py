@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from expkit.config import load_config
-from expkit.sweep import expand
+from expkit.sweep.points import expand
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
@@ -40,7 +40,7 @@ def catalogue_points() -> list:
 @pytest.mark.slow
 @pytest.mark.parametrize("path,overrides", catalogue_points())
 def test_catalogue_config_trains_one_epoch_on_a_slice(path, overrides, tmp_path):
-    from expkit.train import train
+    from expkit.training.run import train
     loaded = load_config(path, [*SLICE, *overrides])
     run_dir = train(loaded, tmp_path)
     run = json.loads((run_dir / "run.json").read_text())

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 import expkit
-from expkit.commands.compare import render
-from expkit.compare import compare_runs, differing_keys, format_number, lower_is_better
+from expkit.analysis.render import render
+from expkit.analysis.compare import compare_runs, differing_keys, format_number, lower_is_better
 from expkit.errors import ExpkitError
-from expkit.runs import SEED_KEY, config_hash
+from expkit.runstore import SEED_KEY, config_hash
 
 ROOT = Path(__file__).resolve().parents[1]
 _clock = itertools.count()

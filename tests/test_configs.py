@@ -20,7 +20,7 @@ def test_there_are_configs():
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
 def test_config_builds_on_cpu(path):
-    from expkit.train import prepare
+    from expkit.training.run import prepare
     loaded = load_config(path, ["training.device=cpu"])
     model = prepare(loaded, load_data=False).model
     assert model.count_params() > 0

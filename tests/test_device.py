@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from expkit.device import choose_device
+from expkit.model.device import choose_device
 from expkit.errors import ExpkitError
 
 GPU_LIST = ["/physical_device:GPU:0"]
@@ -33,7 +33,7 @@ def test_gpu_requested_without_one_is_a_clear_error():
 
 
 def test_mixed_precision_keeps_the_output_in_float32(tmp_path):
-    from expkit.tfenv import import_keras
+    from expkit.backend import import_keras
     from expkit.model.builder import build_model
     from tests.helpers import load
     keras = import_keras()

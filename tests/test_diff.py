@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from expkit.diff import ABSENT, Change, diff_configs, diff_text, metric_rows
-from expkit.runs import read_run
+from expkit.analysis.diff import ABSENT, Change, diff_configs, diff_text, metric_rows
+from expkit.runstore import read_run
 from tests.test_compare import make_run
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -32,7 +32,7 @@ def run_dir(tmp_path_factory):
 
 
 def test_keras_and_savedmodel_exports_predict_like_the_run(run_dir):
-    from expkit.tfenv import import_keras
+    from expkit.backend import import_keras
     keras = import_keras()
     import tensorflow as tf
     x = np.random.default_rng(0).normal(size=(16, 2)).astype("float32")

@@ -11,9 +11,9 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from expkit import plot  # noqa: E402
+from expkit.analysis import plot  # noqa: E402
 from expkit.cli import main  # noqa: E402
-from expkit.runs import load_runs  # noqa: E402
+from expkit.runstore import load_runs  # noqa: E402
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "epoch_seconds"]

@@ -154,7 +154,7 @@ def test_regression_prints_the_models_values(regression_run, tmp_path):
 
 
 def run_model(run_dir: Path):
-    from expkit.tfenv import import_keras
+    from expkit.backend import import_keras
     return import_keras().saving.load_model(run_dir / "model.keras", safe_mode=True)
 
 

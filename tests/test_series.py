@@ -28,7 +28,7 @@ def test_series_shapes_determinism_and_target():
 
 @pytest.mark.slow
 def test_a_short_training_beats_copying_the_current_value(tmp_path):
-    from expkit.train import train
+    from expkit.training.run import train
     loaded = load_config(ROOT / "configs" / "series_seq2seq.yaml",
                          ["dataset.samples=1500", "training.epochs=8", "training.device=cpu"])
     run_dir = train(loaded, tmp_path)

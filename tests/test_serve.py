@@ -75,7 +75,7 @@ def server(mnist_run, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def digits(mnist_run):
-    from expkit.tfenv import import_keras
+    from expkit.backend import import_keras
     images = np.frombuffer(gzip.open(ROOT / "expkit/data/mnist/t10k-images-idx3-ubyte.gz").read(), np.uint8,
                            offset=16).reshape(-1, 28, 28)[-8:]
     model = import_keras().saving.load_model(mnist_run / "model.keras", safe_mode=True)

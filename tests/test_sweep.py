@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from expkit.config.sweep import SweepConfig
-from expkit.sweep import expand, hparam_domains, varying_keys
+from expkit.sweep.manifest import hparam_domains, varying_keys
+from expkit.sweep.points import expand
 
 ROOT = Path(__file__).resolve().parents[1]
 

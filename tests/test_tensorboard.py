@@ -21,7 +21,7 @@ from expkit.config import load_config
 from expkit.config.components import ACTIVATIONS, INITIALIZER_CLASSES
 from expkit.config.loader import resolved_data
 from expkit.config.optim import OPTIMIZERS
-from expkit.hparams import (DEFAULT_KEYS, LR_KEY, SCHEDULE_KEY, SWEEP_ENV, domain_for, has_hparams, hparam_value,
+from expkit.tracking.hparams import (DEFAULT_KEYS, LR_KEY, SCHEDULE_KEY, SWEEP_ENV, domain_for, has_hparams, hparam_value,
                             hparams_for_run, keras_default_learning_rate, log_run_hparams, metrics_for,
                             sweep_hparams_from_env, write_hparams)
 from tests.helpers import config_dict, write_config
@@ -188,7 +188,7 @@ def test_sweep_keys_and_domains_come_from_the_environment():
 
 
 def test_importing_the_module_imports_no_tensorflow():
-    code = ("import sys, expkit.hparams; "
+    code = ("import sys, expkit.tracking.hparams; "
             "print(sorted(m for m in ('tensorflow', 'tensorboard', 'keras') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 0, result.stderr
@@ -440,7 +440,7 @@ def test_hparams_are_written_once_per_run(runs):
 def test_keras_default_learning_rates_are_keras_own():
     import inspect
     from expkit.config.optim import OPTIMIZER_CLASSES
-    from expkit.tfenv import import_keras
+    from expkit.backend import import_keras
     keras = import_keras()
     for name, cls in OPTIMIZER_CLASSES.items():
         default = inspect.signature(getattr(keras.optimizers, cls)).parameters["learning_rate"].default

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from expkit.tfenv import import_keras
+from expkit.backend import import_keras
 from expkit.data.raw import CLASSIFICATION, REGRESSION, RawData
 from expkit.errors import DataError
 
@@ -157,16 +157,6 @@ def _link_into_keras_cache(found: Path, spec: KerasFile) -> None:
         shutil.copyfile(found, target)
 
 
-def _pad(sequences, length: int) -> np.ndarray:
-    """Pad with 0 / cut to `length` tokens, both at the start (Keras pad_sequences' defaults)."""
-    out = np.zeros((len(sequences), length), dtype=np.int32)
-    for i, sequence in enumerate(sequences):
-        kept = sequence[-length:]
-        if len(kept):
-            out[i, length - len(kept):] = kept
-    return out
-
-
 def _call_keras_loader(name: str, cfg, seed: int):
     """((x_train, y_train), (x_test, y_test)) from Keras' own loader (imports TensorFlow)."""
     keras = import_keras()
@@ -209,7 +199,8 @@ def _to_raw(name, cfg, x_train, y_train, x_test, y_test, source) -> RawData:
     if name in ("boston_housing", "california_housing"):
         return RawData(x_train, y_train, REGRESSION, "tabular", source, x_test=x_test, y_test=y_test)
     if name in ("imdb", "reuters"):
-        x_train, x_test = _pad(x_train, cfg.sequence_length), _pad(x_test, cfg.sequence_length)
+        pad = import_keras().utils.pad_sequences  # 0s and cuts at the start, int32
+        x_train, x_test = pad(x_train, maxlen=cfg.sequence_length), pad(x_test, maxlen=cfg.sequence_length)
         classes = IMDB_CLASSES if name == "imdb" else _reuters_topics()
         return RawData(x_train, y_train, CLASSIFICATION, "sequence", source, num_classes=len(classes),
                        class_names=classes, x_test=x_test, y_test=y_test)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from expkit.tfenv import import_keras
+from expkit.backend import import_keras
 from expkit.config.dataset import FILE_DATASETS, KERAS_DATASETS, SKLEARN_DATASETS, SYNTHETIC_DATASETS
 from expkit.data import idx
 from expkit.data.keras_sets import load_keras_set, offline, search_folders

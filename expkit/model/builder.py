@@ -20,7 +20,7 @@ from expkit.config.layers import MERGE_TYPES, POOLING_TYPES, WEIGHTED_TYPES, Lay
 from expkit.config.model import node_name
 from expkit.errors import BuildError, Location
 from expkit.model.compiling import compile_model
-from expkit.tfenv import import_keras
+from expkit.backend import import_keras
 
 BLOCK_TAIL = POOLING_TYPES | {"BatchNormalization", "Activation"}
 DROPOUT_TYPES = {"Dropout", "SpatialDropout1D", "SpatialDropout2D"}

@@ -33,7 +33,10 @@ def make_schedule(keras, lr, steps_per_epoch: int | None, epochs: int):
     if kind == "piecewise_constant":
         return keras.optimizers.schedules.PiecewiseConstantDecay(list(lr.boundaries), list(lr.values))
     if kind == "linear_warmup":
-        return schedules.LinearWarmup(lr.learning_rate, lr.warmup_steps)
+        # Keras' own warm-up, held at the target by alpha=1 (its ramp reaches the rate one step later
+        # than expkit's old LinearWarmup, which stays registered so saved models still load).
+        return keras.optimizers.schedules.CosineDecay(0.0, 1, alpha=1.0, warmup_target=lr.learning_rate,
+                                                      warmup_steps=lr.warmup_steps)
     if kind == "one_cycle":
         steps = lr.total_steps if lr.total_steps != "auto" else total
         return schedules.OneCycle(lr.max_learning_rate, steps, lr.pct_start, lr.div_factor, lr.final_div_factor)

@@ -9,7 +9,8 @@ from keras import ops
 
 @keras.saving.register_keras_serializable(package="expkit")
 class LinearWarmup(keras.optimizers.schedules.LearningRateSchedule):
-    """Ramp linearly from 0 to `learning_rate` over `warmup_steps`, then hold it."""
+    """Ramp linearly from 0 to `learning_rate` over `warmup_steps`, then hold it. New runs use Keras'
+    CosineDecay(warmup_target=..., alpha=1) instead; this class stays so models saved with it load."""
 
     def __init__(self, learning_rate: float, warmup_steps: int):
         self.learning_rate = float(learning_rate)

@@ -1,0 +1,74 @@
+"""`expkit plot RUN_OR_DIR...`: learning curves, or one metric across runs, as a PNG. No TensorFlow."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from expkit.errors import ExpkitError
+
+KINDS = ("curves", "bar", "boundary")
+
+
+def add_parser(sub) -> None:
+    parser = sub.add_parser(
+        "plot", help="PNG learning curves of runs, or a metric across runs with seed error bars (needs matplotlib)",
+        description="Draws runs read from their folders. curves: loss and each metric per epoch, train solid, "
+        "validation dashed, one colour per run. bar: one results.json metric per group of runs that differ "
+        "only by seed, mean with sample-std error bars and a dot per run.",
+        epilog="Example: expkit plot runs/ --kind bar --metric test.accuracy --out accuracy.png")
+    parser.add_argument("paths", nargs="+", metavar="RUN_OR_DIR", help="run folders, or folders holding runs (a sweep, runs/)")
+    parser.add_argument("--kind", choices=KINDS, help="curves (default), bar (default when --metric is given), or "
+                        "boundary (the same as --decision-boundary)")
+    parser.add_argument("--decision-boundary", action="store_true", help="the learned decision boundary of each "
+                        "2-feature classifier over its data, one panel per run (loads the models: imports TensorFlow)")
+    parser.add_argument("--out", metavar="FILE.png", help="the file to write (default: plot-<kind>.png here); "
+                        "an existing folder gets plot-<kind>.png inside it")
+    parser.add_argument("--metrics", metavar="NAME,NAME", help="curves: the metrics to draw, e.g. loss,accuracy "
+                        "(default: loss and every other metric in metrics.csv)")
+    parser.add_argument("--metric", metavar="SPLIT.NAME", help="bar: the results.json value to compare, e.g. "
+                        "test.accuracy, val.loss, params (default: test.accuracy, else test.loss)")
+    parser.add_argument("--title", help="the figure's title (default: says what is drawn)")
+    parser.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    from expkit.analysis import plot
+    from expkit.runstore import load_runs
+    kind = "boundary" if args.decision_boundary else args.kind or ("bar" if args.metric else "curves")
+    if args.decision_boundary and args.kind not in (None, "boundary"):
+        raise ExpkitError(f"--decision-boundary and --kind {args.kind} ask for different charts; give one of them")
+    if kind == "boundary" and (args.metric or args.metrics):
+        raise ExpkitError("--metric and --metrics are for bar and curves charts, not the decision boundary")
+    if kind == "bar" and args.metrics:
+        raise ExpkitError("--metrics is for --kind curves; for a bar chart give one --metric, e.g. test.accuracy")
+    if kind == "curves" and args.metric:
+        raise ExpkitError("--metric is for --kind bar; for curves give --metrics, e.g. loss,accuracy")
+    out = _output(args.out, kind)
+    problems: list[str] = []
+    runs = load_runs(args.paths, problems)
+    for problem in problems:
+        print(f"note: {problem}", file=sys.stderr)
+    if not runs:
+        raise ExpkitError(f"no runs found in {', '.join(args.paths)} (a run folder holds run.json)")
+    notes: list[str] = []
+    if kind == "boundary":
+        from expkit.analysis.boundary import plot_boundaries
+        from expkit.serving import load_predictor
+        path = plot_boundaries([r.path for r in runs], out, load_predictor, title=args.title)
+    elif kind == "curves":
+        metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+        path = plot.plot_curves(runs, out, metrics=metrics, title=args.title, notes=notes)
+    else:
+        path = plot.plot_bar(runs, out, metric=args.metric, title=args.title, notes=notes)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(path)
+    return 0
+
+
+def _output(out: str | None, kind: str) -> Path:
+    from expkit.analysis.plot import check_output
+    path = Path(out) if out else Path(f"plot-{kind}.png")
+    if path.is_dir():
+        path = path / f"plot-{kind}.png"
+    return check_output(path)

@@ -1,0 +1,65 @@
+"""Creating a run folder and keeping its run.json. No TensorFlow here."""
+from __future__ import annotations
+
+import os
+import platform
+import secrets
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import expkit
+from expkit.runstore.atomic import write_json
+from expkit.runstore.folder import FORMAT_VERSION, RunFolder
+
+def now() -> datetime:
+    return datetime.now(timezone.utc).astimezone()
+
+
+def create_run_dir(runs_dir: Path, name: str, started: datetime) -> Path:
+    """runs/<YYYYmmdd-HHMMSS>-<name>-<4 hex>/, created exclusively: an existing folder is never reused."""
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    for _ in range(100):
+        path = runs_dir / f"{started:%Y%m%d-%H%M%S}-{name}-{secrets.token_hex(2)}"
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"could not make a new run folder in {runs_dir}")
+
+
+def git_commit(cwd: Path) -> str | None:
+    """The commit of the working directory's repository, with '-dirty' when it has changes."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return head.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+class RunRecord:
+    """run.json, rewritten atomically at each change of status."""
+
+    def __init__(self, run_dir: Path, name: str, seed: int, started: datetime, device: str, versions: dict):
+        self.path = RunFolder(run_dir).run_json
+        self.data = {
+            "format_version": FORMAT_VERSION, "id": run_dir.name, "name": name, "status": "running",
+            "start_time": started.isoformat(timespec="seconds"), "end_time": None, "duration_seconds": None,
+            "seed": seed, "device": device,
+            "versions": {"python": platform.python_version(), "expkit": expkit.__version__, **versions},
+            "command": sys.argv[:], "git_commit": git_commit(Path.cwd()), "host": platform.node(), "pid": os.getpid(), "error": None,
+        }
+        write_json(self.path, self.data)
+
+    def finish(self, status: str, error: str | None = None, **extra) -> None:
+        ended = now()
+        started = datetime.fromisoformat(self.data["start_time"])
+        self.data.update(status=status, end_time=ended.isoformat(timespec="seconds"),
+                         duration_seconds=round((ended - started).total_seconds(), 3), error=error, **extra)
+        write_json(self.path, self.data)

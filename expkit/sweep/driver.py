@@ -1,0 +1,74 @@
+"""One sweep from start to end: expand and validate every point, skip those already completed, train
+the rest, keep sweep.json current. Shared by `expkit sweep` and `expkit.sweep(...)`."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from expkit.config import load_config
+from expkit.config.sweep import SweepConfig
+from expkit.sweep import manifest
+from expkit.sweep.points import Point, attach_existing, expand, merge_cli, validate_points
+from expkit.sweep.runner import run_points
+
+
+@dataclass
+class SweepResult:
+    sweep_dir: Path
+    points: list[Point]
+    statuses: dict[int, dict] = field(default_factory=dict)   # point index -> {"status", "run"}
+
+    @property
+    def failed(self) -> list[int]:
+        return sorted(i for i, s in self.statuses.items() if s["status"] != "completed")
+
+    @property
+    def run_dirs(self) -> list[Path]:
+        return [Path(s["run"]) for _, s in sorted(self.statuses.items()) if s.get("run")]
+
+
+def run_sweep(config: str | Path, *, spec: SweepConfig | None = None, overrides: list[str] = (),
+              runs_dir: str | Path = "runs", jobs: int = 1, dry_run: bool = False, out=None) -> SweepResult:
+    """Train every point of `spec` (default: the config's own sweep: section) not yet completed in
+    RUNS_DIR/<sweep name>/. `out` receives each progress line (flushed: a sweep's log is read live)."""
+    out = out or (lambda line: print(line, flush=True))
+    file = Path(config)
+    overrides = list(overrides)
+    base = load_config(file, overrides)
+    spec = spec or merge_cli(base.config.sweep, {}, {}, None, None, None)
+    points = expand(spec, base.config.experiment.seed, base.config.experiment.name)
+    validate_points(file, points, overrides)
+    sweep_dir = Path(runs_dir) / (spec.name or base.config.experiment.name)
+    attach_existing(points, sweep_dir)
+    todo = [p for p in points if not p.done]
+    result = SweepResult(sweep_dir, points)
+
+    out(f"sweep '{sweep_dir.name}': {len(points)} points, all valid; {len(points) - len(todo)} already completed, "
+        f"{len(todo)} to run" + (f" ({jobs} at once)" if jobs > 1 and todo else ""))
+    if dry_run:
+        for p in points:
+            state = "completed" if p.done else (f"rerun ({p.existing[-1].status})" if p.existing else "to run")
+            out(f"  {p.index:3d}  {state:22s} {p.label}")
+        return result
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    statuses = result.statuses
+    statuses.update({p.index: {"status": "completed",
+                               "run": str(next(r.path for r in p.existing if r.status == "completed"))}
+                     for p in points if p.done})
+    manifest.write_manifest(sweep_dir, file, spec, points, overrides, statuses)
+    env = manifest.child_env(manifest.varying_keys(points), manifest.hparam_domains(spec, points))
+
+    def on_done(point, status, run_dir, seconds):
+        statuses[point.index] = {"status": status, "run": run_dir}
+        manifest.write_manifest(sweep_dir, file, spec, points, overrides, statuses)
+        done = sum(1 for s in statuses.values() if s["status"] == "completed")
+        out(f"[{done}/{len(points)} completed] point {point.index} ({point.label}): {status} in {seconds:.1f} s"
+            + (f" -> {run_dir}" if run_dir else f"; see {sweep_dir / 'logs'}"))
+
+    run_points(todo, file, overrides, sweep_dir, jobs, env, on_done)
+    failed = result.failed
+    out(f"sweep '{sweep_dir.name}': {len(points) - len(failed)} of {len(points)} points completed"
+        + (f"; not completed: points {', '.join(map(str, failed))} (re-run the same command to retry)"
+           if failed else ""))
+    out(str(sweep_dir))
+    return result

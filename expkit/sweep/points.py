@@ -1,0 +1,141 @@
+"""Sweeps: expand a config's variants, grid, random samples and seeds into points, validate every
+point before training any, and run them in fresh processes, skipping points that already completed.
+
+A point's identity is the hash of its resolved config (`config_hash`), so re-running a sweep finds
+the runs it already made in its folder, whatever their folder names.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from expkit.config.loader import LoadedConfig, load_config, resolved_data
+from expkit.config.sweep import RandomParam, SweepConfig
+from expkit.errors import ConfigError, ExpkitError
+from expkit.runstore import SEED_KEY, Run, config_hash, load_runs
+
+
+@dataclass
+class Point:
+    index: int
+    overrides: list[str]                  # --set items, in order
+    values: dict[str, Any]                # the swept keys' values at this point
+    loaded: LoadedConfig | None = None
+    hash: str = ""
+    existing: list[Run] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return ", ".join(f"{k}={_short(v)}" for k, v in self.values.items()) or "(base config)"
+
+    @property
+    def done(self) -> bool:
+        return any(r.status == "completed" for r in self.existing)
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _yaml_value(value: Any) -> str:
+    return yaml.safe_dump(value, default_flow_style=True, width=1_000_000).strip().removesuffix("\n...")
+
+
+def merge_cli(spec: SweepConfig | None, grid: dict[str, list], random: dict[str, RandomParam],
+              samples: int | None, seeds: int | list[int] | None, name: str | None) -> SweepConfig:
+    """The file's sweep section with the command line's --grid/--random/--samples/--seeds on top."""
+    spec = spec or SweepConfig()
+    data = spec.model_dump(exclude_none=True)
+    data["grid"] = {**data.get("grid", {}), **grid}
+    if random or samples:
+        params = {**(spec.random.params if spec.random else {}), **random}
+        count = samples or (spec.random.samples if spec.random else None)
+        if not params or not count:
+            raise ExpkitError("random search needs both --random KEY=KIND:LOW:HIGH (or a sweep.random.params "
+                              "section) and --samples N")
+        data["random"] = {"samples": count, "params": {k: v.model_dump(exclude_none=True) for k, v in params.items()}}
+    if seeds is not None:
+        data["seeds"] = seeds
+    if name:
+        data["name"] = name
+    return SweepConfig.model_validate(data)
+
+
+def draw(param: RandomParam, rng: np.random.Generator) -> Any:
+    if param.choice is not None:
+        return param.choice[int(rng.integers(len(param.choice)))]
+    if param.int_uniform is not None:
+        return int(rng.integers(param.int_uniform[0], param.int_uniform[1] + 1))
+    if param.log_uniform is not None:
+        low, high = param.log_uniform
+        return float(f"{math.exp(rng.uniform(math.log(low), math.log(high))):.6g}")
+    return float(f"{rng.uniform(*param.uniform):.6g}")
+
+
+def expand(spec: SweepConfig, base_seed: int, base_name: str) -> list[Point]:
+    """Every point: variants x grid x random samples x seeds, in a fixed order (the same every time)."""
+    variants = spec.variants or [None]
+    grid_keys = list(spec.grid)
+    grid = list(itertools.product(*spec.grid.values())) if grid_keys else [()]
+    samples: list[dict] = [{}]
+    if spec.random:
+        rng = np.random.default_rng(base_seed)  # the same sweep draws the same points: re-runs resume
+        samples = [{k: draw(p, rng) for k, p in spec.random.params.items()} for _ in range(spec.random.samples)]
+    seeds: list[int | None] = [None]
+    if spec.seeds is not None:
+        seeds = list(range(spec.seeds)) if isinstance(spec.seeds, int) else list(spec.seeds)
+    points = []
+    for variant, combo, sample, seed in itertools.product(variants, grid, samples, seeds):
+        values: dict[str, Any] = {}
+        overrides: list[str] = []
+        if variant is not None:
+            values["experiment.name"] = f"{base_name}-{variant.name}"
+            overrides.append(f"experiment.name={base_name}-{variant.name}")
+            overrides += [f"{k}={_yaml_value(v)}" for k, v in variant.set.items()]
+        for key, value in [*zip(grid_keys, combo), *sample.items()]:
+            values[key] = value
+            overrides.append(f"{key}={_yaml_value(value)}")
+        if seed is not None:
+            values[SEED_KEY] = seed
+            overrides.append(f"{SEED_KEY}={seed}")
+        points.append(Point(len(points) + 1, overrides, values))
+    return points
+
+
+def validate_points(file: Path, points: list[Point], extra: list[str]) -> None:
+    """Load every point's config; all the problems of all points are raised together."""
+    failures = []
+    for point in points:
+        try:
+            point.loaded = load_config(file, [*extra, *point.overrides])
+            point.hash = config_hash(resolved_data(point.loaded.config))
+        except ConfigError as exc:
+            failures.append(f"point {point.index} ({point.label}):\n  " + str(exc).replace("\n", "\n  "))
+    if failures:
+        raise ExpkitError(f"{len(failures)} of {len(points)} sweep points are invalid; nothing was trained:\n"
+                          + "\n".join(failures))
+    seen: dict[str, int] = {}
+    for point in points:
+        if point.hash in seen:
+            raise ExpkitError(f"points {seen[point.hash]} and {point.index} resolve to the same config "
+                              f"({point.label}): the sweep repeats itself; remove the duplicate values")
+        seen[point.hash] = point.index
+
+
+def attach_existing(points: list[Point], sweep_dir: Path) -> None:
+    """Find the runs each point already has in the sweep folder (by config hash)."""
+    if not sweep_dir.is_dir():
+        return
+    by_hash: dict[str, list[Run]] = {}
+    for run in load_runs([sweep_dir]):
+        by_hash.setdefault(config_hash(run.config), []).append(run)
+    for point in points:
+        point.existing = by_hash.get(point.hash, [])

@@ -1,0 +1,58 @@
+"""model.fit, test evaluation, the saved model and results.json for one prepared run."""
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+
+from expkit.config.experiment import ExperimentConfig
+from expkit.runstore import RunFolder, save_atomic, write_json
+from expkit.training.checks import column_inputs
+
+
+def fit_and_evaluate(ready, cfg: ExperimentConfig, run_dir: Path) -> dict:
+    from expkit.training.callbacks import make_callbacks
+    from expkit.data import make_pipelines
+    import tensorflow as tf
+    keras, splits, model = ready.keras, ready.splits, ready.model
+    train_ds, val_ds, test_ds = make_pipelines(
+        splits, cfg.training.batch_size, cfg.experiment.seed, cache=cfg.dataset.cache,
+        shuffle=cfg.training.shuffle, shuffle_buffer=cfg.dataset.shuffle_buffer, input_names=column_inputs(cfg, splits))
+    verbose = cfg.training.verbose
+    if verbose == "auto":
+        verbose = 1 if sys.stdout.isatty() else 2
+    callbacks = make_callbacks(keras, cfg.training.callbacks, run_dir)
+    with tf.device(ready.plan.device):
+        t0 = time.perf_counter()
+        # shuffle=False: the tf.data pipeline already reshuffles every epoch with the seed.
+        history = model.fit(train_ds, validation_data=val_ds, epochs=cfg.training.epochs,
+                            callbacks=callbacks, verbose=verbose, shuffle=False)
+        seconds = time.perf_counter() - t0
+        test = model.evaluate(test_ds, return_dict=True, verbose=0) if test_ds is not None else {}
+    last_loss = history.history.get("loss", [0.0])[-1]
+    if not math.isfinite(last_loss):
+        raise FloatingPointError(f"the loss became {last_loss} (NaN or infinite): lower the learning rate "
+                                 "or check the data's scaling")
+    folder = RunFolder(run_dir)
+    save_atomic(folder.model_file, model.save)  # a kill mid-save leaves the old file or none, never half
+    if splits.preprocessor is not None:  # predict and serve prepare new inputs with it
+        write_json(folder.preprocessing_json, splits.preprocessor.to_json())
+    final = {k: float(v[-1]) for k, v in history.history.items() if k != "learning_rate"}
+    epochs_run = len(history.epoch)
+    results = {
+        "train": {k: v for k, v in final.items() if not k.startswith("val_")},
+        "val": {k[4:]: v for k, v in final.items() if k.startswith("val_")},
+        "test": {k: float(v) for k, v in test.items()},
+        "params": int(model.count_params()),
+        "epochs_run": epochs_run,
+        "training_seconds": round(seconds, 3),
+        "samples_per_second": round(len(splits.x_train) * epochs_run / seconds, 1) if seconds else None,
+        "samples": {"train": len(splits.x_train), "val": 0 if splits.x_val is None else len(splits.x_val),
+                    "test": 0 if splits.x_test is None else len(splits.x_test)},
+        "data_source": splits.source,
+    }
+    write_json(folder.results_json, results)
+    summary = ", ".join(f"{split} {k} {v:.4f}" for split in ("val", "test") for k, v in results[split].items())
+    print(f"done in {seconds:.1f} s ({results['samples_per_second']} samples/s); {summary}", flush=True)
+    return results

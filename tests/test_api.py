@@ -1,0 +1,42 @@
+"""The Python API: the README's example runs as written (in a temporary folder), and bad input raises
+the same errors the CLI turns into exit codes."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def readme_api_example() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("### In a notebook or a script"):]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+@pytest.mark.slow
+def test_the_readme_example_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "configs").symlink_to(ROOT / "configs")
+    exec(compile(readme_api_example(), "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    runs = list((tmp_path / "runs" / "api-demo").rglob("run.json"))
+    assert len(runs) == 4  # two trains, two sweep points
+    assert "completed" in out and "test.accuracy" in out
+
+
+def test_train_with_a_bad_config_raises_config_error(tmp_path):
+    import expkit
+    from expkit.errors import ConfigError
+    with pytest.raises(ConfigError, match="epochs"):
+        expkit.train({"experiment": {"name": "x"}, "dataset": {"name": "xor"},
+                      "model": {"layers": [{"type": "Dense", "units": 1}]}, "compile": {"loss": "mse"},
+                      "training": {"epochs": 0}}, runs_dir=tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+def test_api_names_are_public():
+    import expkit
+    assert {"train", "sweep", "load_runs", "compare_runs"} <= set(dir(expkit))
