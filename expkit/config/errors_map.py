@@ -7,18 +7,14 @@ from pydantic import BaseModel, ValidationError
 
 from expkit.config.base import KeyProblem
 from expkit.config.layers import LAYER_CLASSES, LAYER_TYPES
+from expkit.config.types import type_members
 from expkit.config.yamlsource import PathKey, Source, dotted
 from expkit.errors import Problem, suggest
 
 
 def _members(tp) -> list:
-    """The concrete types behind Annotated / Optional / Union / list, flattened."""
-    origin = typing.get_origin(tp)
-    if origin is typing.Annotated:
-        return _members(typing.get_args(tp)[0])
-    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
-        return [m for a in typing.get_args(tp) for m in _members(a)]
-    return [tp]
+    """The concrete types behind Annotated / Optional / Union, flattened."""
+    return [member for member, _ in type_members(tp)]
 
 
 def _model_at(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:

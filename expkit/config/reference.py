@@ -6,6 +6,7 @@ import typing
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
+from expkit.config.types import is_union
 from expkit.config.components import InitializerSpec, LayerRegularizationSpec, RegularizationSpec
 from expkit.config.dataset import DatasetConfig
 from expkit.config.experiment import ExperimentInfo
@@ -52,7 +53,7 @@ def _type_name(tp) -> str:
         if len(args) > 6:
             return "name (listed in the description)"
         return " \\| ".join(repr(a) for a in args)
-    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+    if is_union(tp):
         parts = [_type_name(a) for a in args if a is not type(None)]
         text = " or ".join(dict.fromkeys(parts))
         return text + " or none" if type(None) in args else text

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import types
 import typing
 from typing import Any, Literal
 
@@ -16,6 +15,7 @@ import annotated_types
 from pydantic import BaseModel, Discriminator, Tag
 
 from expkit.config.experiment import ExperimentConfig
+from expkit.config.types import type_members
 
 LR_KEY = "compile.optimizer.learning_rate"
 SCHEDULE_KEY = "compile.optimizer.learning_rate.schedule"
@@ -76,14 +76,8 @@ def _interval(low, high, integer: bool) -> Domain:
 # ---- domains from the schema --------------------------------------------------------------------
 
 def _members(tp, meta=()) -> list[tuple[Any, tuple]]:
-    """Each alternative of a type with its metadata: Annotated unwrapped, unions flattened, None dropped."""
-    origin = typing.get_origin(tp)
-    if origin is typing.Annotated:
-        base, *extra = typing.get_args(tp)
-        return _members(base, (*meta, *extra))
-    if origin is typing.Union or origin is types.UnionType:
-        return [m for arg in typing.get_args(tp) for m in _members(arg, meta)]
-    return [] if tp is type(None) else [(tp, tuple(meta))]
+    """Each alternative of a type with its metadata, None dropped."""
+    return type_members(tp, tuple(meta), keep_none=False)
 
 
 def _is_model(tp) -> bool:
