@@ -6,6 +6,7 @@ import io
 import itertools
 import json
 import math
+import os
 import statistics
 import subprocess
 import sys
@@ -209,7 +210,7 @@ def seeds(tmp_path):
 def test_seed_groups_show_mean_and_sample_std(seeds):
     table = compare_runs(seeds)
     assert table.grouped
-    assert table.columns[:4] == ["name", "n", "status", "model.layers.0.units"]
+    assert table.columns[:5] == ["name", "n", "id", "status", "model.layers.0.units"]
     assert "experiment.seed" not in table.columns
     wide, narrow = table.rows
     assert (wide["n"], narrow["n"]) == (3, 1)
@@ -479,3 +480,55 @@ def test_to_pandas_without_pandas_says_how_to_get_it(sweep, monkeypatch):
     monkeypatch.setitem(sys.modules, "pandas", None)
     with pytest.raises(ImportError, match="pip install pandas"):
         expkit.compare_runs(sweep).to_pandas()
+
+
+# --- mixed experiments: the terminal's width, ids, --group-by ---------------------------------------
+
+@pytest.fixture
+def mixed(tmp_path):
+    """20 runs of four experiments: different depths, optimizers, learning rates; seeds repeat configs."""
+    plans = [("mlp", (16,), "adam", 0.01), ("deep", (64, 64, 32, 16, 8), "sgd", 0.1),
+             ("wide", (512, 256), "rmsprop", 0.001), ("odd", (3, 5, 7), "adamw", 0.0003)]
+    for i in range(20):
+        name, units, optimizer, lr = plans[i % 4]
+        make_run(tmp_path, name=name, seed=i // 4 % 3, units=units, optimizer=optimizer, lr=lr * (1 + i // 12),
+                 test_accuracy=0.5 + i / 50)
+    return tmp_path
+
+
+def test_mixed_runs_fit_the_terminal_and_list_the_columns_left_out(mixed):
+    wide = compare_runs(mixed)
+    full = render(wide, "table").splitlines()
+    assert max(map(len, full)) > 100  # without a width the table is wider than the terminal below
+    done = subprocess.run([sys.executable, "-m", "expkit", "compare", str(mixed)], capture_output=True, text=True,
+                          cwd=ROOT, timeout=60, env={**os.environ, "COLUMNS": "100"})
+    assert done.returncode == 0, done.stderr
+    table, _, note = done.stdout.partition("\n\n")
+    lines = table.splitlines()
+    assert max(map(len, done.stdout.splitlines())) <= 100
+    assert lines[0].split()[:4] == ["name", "n", "id", "status"] and "test.accuracy" in lines[0]
+    hidden = [c for c in wide.columns if c not in lines[0].split() and not c.endswith(".std")]
+    assert hidden and " ".join(note.split()).startswith(f"{len(hidden)} more column(s) did not fit in 100 characters")
+    assert all(c in " ".join(note.split()) for c in hidden) and "--columns" in note and "--format csv" in note
+    # a grouped row keeps its runs' ids: the first one, then how many more
+    first = wide.rows[0]["id"]
+    assert f"{first[0]} +{len(first) - 1}" in lines[2]
+
+
+def test_columns_id_prints_plain_ids_one_per_line(mixed):
+    done = expkit_cli("compare", mixed, "--columns", "id")
+    assert done.returncode == 0, done.stderr
+    assert sorted(done.stdout.splitlines()) == sorted(p.name for p in mixed.iterdir())
+
+
+def test_group_by_experiment_name(mixed):
+    table = compare_runs(mixed, group_by="experiment.name")
+    assert sorted((row["name"], row["n"]) for row in table.rows) == [("deep", 5), ("mlp", 5), ("odd", 5), ("wide", 5)]
+    assert "compile.optimizer.name" in table.columns  # one optimizer per experiment: it describes the group
+    assert "experiment.seed" not in table.columns
+    assert "compile.optimizer.learning_rate" not in table.columns  # varies inside groups: says nothing
+    mlp = next(row for row in table.rows if row["name"] == "mlp")
+    assert mlp["test.accuracy"] == pytest.approx(statistics.mean(0.5 + i / 50 for i in range(0, 20, 4)))
+    assert len(mlp["id"]) == 5
+    done = expkit_cli("compare", mixed, "--group-by", "experiment.nme")
+    assert done.returncode == 2 and "did you mean 'experiment.name'?" in done.stderr

@@ -66,6 +66,28 @@ def test_curves_png_is_written_and_reads_back_at_the_figure_size(tmp_path):
     assert matplotlib.image.imread(out).shape == (round(height), round(width), 4)
 
 
+def _run_coloured_pixels(tmp_path, runs, name: str) -> int:
+    """Pixels of the first run's colour inside the loss axes of the saved PNG (the legend is outside)."""
+    import matplotlib.image
+    import numpy as np
+    figure = plot.draw_curves(runs)
+    out = plot.save_figure(figure, tmp_path / name)
+    pixels = matplotlib.image.imread(out)[..., :3]
+    box = next(a for a in figure.axes if a.get_title() == "loss").get_window_extent()
+    height = pixels.shape[0]
+    inside = pixels[int(height - box.y1):int(height - box.y0), int(box.x0):int(box.x1)]
+    colour = np.array(plot._colours(1)[0][:3])
+    return int((np.abs(inside - colour).max(axis=-1) < 0.08).sum())
+
+
+def test_a_one_epoch_run_shows_as_visible_points(tmp_path, monkeypatch):
+    make_run(tmp_path, "r1", epochs=1)
+    runs = load_runs([tmp_path])
+    assert _run_coloured_pixels(tmp_path, runs, "marked.png") > 30  # two markers of ~5 px across
+    monkeypatch.setattr(plot, "MARKED_EPOCHS", 0)  # what it looked like before: empty axes
+    assert _run_coloured_pixels(tmp_path, runs, "unmarked.png") == 0
+
+
 def test_curves_draw_one_axes_per_metric_and_train_and_validation_per_run(tmp_path):
     columns = ["epoch", "loss", "accuracy", "mse", "val_loss", "val_accuracy", "val_mse", "learning_rate"]
     make_run(tmp_path, "r1", seed=1, columns=columns)

@@ -132,13 +132,26 @@ def seed_signatures(records: list[Record], differing: list[str]) -> dict[str, li
     return groups
 
 
-def seed_groups(records: list[Record], runs: list[Run], groups: dict[str, list[int]], numeric: list[str]) -> list[dict]:
-    """One row per seed group: n, mean and sample std of each numeric result, the seeds and run ids as
-    lists, and `group`, the config_hash of the group's config without its seed."""
+def key_groups(records: list[Record], key: str) -> dict[str, list[int]]:
+    """Record indexes by the value of one key (--group-by experiment.name)."""
+    groups: dict[str, list[int]] = {}
+    for i, rec in enumerate(records):
+        groups.setdefault(json.dumps(rec.get(key), default=str), []).append(i)
+    return groups
+
+
+def seed_groups(records: list[Record], runs: list[Run], groups: dict[str, list[int]], numeric: list[str],
+                varying: Iterable[str] = ()) -> list[dict]:
+    """One row per group: n, mean and sample std of each numeric result, the seeds and run ids as
+    lists, and `group`, the config_hash of the group's config without its seed. `varying` config keys
+    may differ inside a group (--group-by KEY): a key that does is blank in the group's row."""
     rows = []
     for members in groups.values():
         recs = [records[i] for i in members]
-        row = recs[0].to_dict()  # every other config key is equal within the group
+        row = recs[0].to_dict()  # seed groups: every other config key is equal within the group
+        for key in varying:
+            if len({json.dumps(rec.get(key), default=str) for rec in recs}) > 1:
+                row[key] = None
         row.update(n=len(recs), group=seed_group_key(runs[members[0]].config))
         for key in numeric:
             mean, std = mean_and_std([rec.get(key) for rec in recs])
@@ -175,24 +188,25 @@ def _choose_columns(requested: Iterable[str], known: list[str]) -> list[str]:
 def compare_runs(source: str | Path | Iterable[str | Path | Run], *, sort: str | None = None,
                  descending: bool | None = None, filters: Iterable[str] | str = (), metric: str = "final",
                  group_by_seed: bool | None = None, columns: Iterable[str] | str | None = None,
-                 all_columns: bool = False) -> ComparisonTable:
+                 all_columns: bool = False, group_by: str | None = None) -> ComparisonTable:
     """The comparison table of the runs under `source` (folders, or Run objects already loaded).
 
     sort: a column (test.accuracy); accuracy-like descending, loss-like ascending unless `descending`.
     filters: 'KEY OP VALUE' strings, all must hold. metric: 'final' (results.json) or 'best'.
-    group_by_seed: None groups when some runs differ only by seed. columns: exactly these (globs ok).
+    group_by_seed: None groups when some runs differ only by seed. group_by: one row per value of this key
+    (experiment.name), with the same means and stds. columns: exactly these (globs ok).
     Bad folders are skipped and described in `table.problems`."""
     import gc
     paused = gc.isenabled()
     gc.disable()  # reading 10,000 runs makes ~10^6 acyclic objects: collection passes cost a quarter of the time
     try:
-        return _compare(source, sort, descending, filters, metric, group_by_seed, columns, all_columns)
+        return _compare(source, sort, descending, filters, metric, group_by_seed, columns, all_columns, group_by)
     finally:
         if paused:
             gc.enable()
 
 
-def _compare(source, sort, descending, filters, metric, group_by_seed, columns, all_columns) -> ComparisonTable:
+def _compare(source, sort, descending, filters, metric, group_by_seed, columns, all_columns, group_by) -> ComparisonTable:
     if metric not in ("final", "best"):
         raise ExpkitError(f"metric must be 'final' or 'best', got {metric!r}")
     runs, problems = _gather(source)
@@ -213,10 +227,17 @@ def _compare(source, sort, descending, filters, metric, group_by_seed, columns, 
     records, runs = _apply_filters(records, runs, filters, known)
     differing = differing_keys([run.flat_config for run in runs], config_keys) if runs else []
     numeric = metric_keys(result_keys) + [k for k in RESULT_KEYS if k in result_keys]
-    groups = seed_signatures(records, differing) if group_by_seed or group_by_seed is None else {}
+    if group_by:
+        group_by = normalize_key(group_by)
+        _check_key(group_by, known, "--group-by")
+        if group_by_seed is False:
+            raise ExpkitError(f"--group-by {group_by} and --no-group-by-seed disagree; give one of them")
+        groups, group_by_seed = key_groups(records, group_by), True
+    else:
+        groups = seed_signatures(records, differing) if group_by_seed or group_by_seed is None else {}
     if group_by_seed is None:
         group_by_seed = SEED_KEY in differing and len(groups) < len(records)
-    rows = seed_groups(records, runs, groups, numeric) if group_by_seed else records
+    rows = seed_groups(records, runs, groups, numeric, differing if group_by else ()) if group_by_seed else records
     known += ["n", "group"] if group_by_seed else []
     if sort:
         _check_key(sort, known, "--sort")
@@ -224,7 +245,10 @@ def _compare(source, sort, descending, filters, metric, group_by_seed, columns, 
     if columns is not None:
         chosen = _choose_columns(columns.split(",") if isinstance(columns, str) else columns, known)
     else:
-        chosen = _default_columns(records, config_keys if all_columns else differing, numeric, group_by_seed)
+        chosen = _default_columns(records, config_keys if all_columns else differing, numeric, group_by_seed, group_by)
+        if group_by:  # a key that varies inside every group says nothing about the groups
+            chosen = [c for c in chosen if c in ("name", "id", "status", group_by) or c not in config_keys
+                      or any(row.get(c) is not None for row in rows)]
     if group_by_seed:
         chosen = [c for k in chosen for c in ((k, f"{k}.std") if k in numeric and k not in NO_STD else (k,))]
     rows = [{c: row.get(c) for c in chosen} for row in rows]
@@ -241,9 +265,13 @@ def _apply_filters(records: list[Record], runs: list[Run], filters, known: list[
     return [records[i] for i in keep], [runs[i] for i in keep]
 
 
-def _default_columns(records: list[Record], config_columns: list[str], numeric: list[str], grouped: bool) -> list[str]:
-    head = ["name", "n", "status"] if grouped else ["name", "id", "status"]
-    config = [k for k in config_columns if k != "experiment.name" and not (grouped and k == SEED_KEY)]
+def _default_columns(records: list[Record], config_columns: list[str], numeric: list[str], grouped: bool,
+                     group_by: str | None = None) -> list[str]:
+    # A grouped row keeps its runs' ids (the text table shows them compactly: first id +N).
+    head = ["name", "n", "id", "status"] if grouped else ["name", "id", "status"]
+    same_as_name = group_by == "experiment.name" and all(rec.get("name") == rec.get(group_by) for rec in records)
+    head += [group_by] if group_by and group_by not in head and not same_as_name else []
+    config = [k for k in config_columns if k not in ("experiment.name", group_by) and not (grouped and k == SEED_KEY)]
     results = [k for k in numeric if k not in ("epochs_run", "samples_per_second")]
     if "epochs_run" in numeric and len({rec.get("epochs_run") for rec in records if "epochs_run" in rec}) > 1:
         results.insert(results.index("params") if "params" in results else len(results), "epochs_run")

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 DPI = 120
 NOT_CURVES = ("epoch", "learning_rate", "epoch_seconds")  # metrics.csv columns that are not train metrics
 FORMATS = (".png", ".svg", ".pdf")
+MARKED_EPOCHS = 40  # curves with at most this many epochs mark each point
 
 
 def _figure(**kwargs) -> Figure:
@@ -126,10 +127,14 @@ def draw_curves(runs: list[Run], metrics: list[str] | None = None, title: str | 
     for ax, metric in zip(axes, metrics):
         for (label, rows), colour in zip(series, colours):
             epochs = [i + 1 if row.get("epoch") is None else row["epoch"] for i, row in enumerate(rows)]
-            for column, style in ((metric, "-"), (f"val_{metric}", "--")):
+            # A line needs two points: a 1-epoch run is one marker or nothing at all; past
+            # MARKED_EPOCHS the markers would only blur the line.
+            marks = dict(marker="o", markersize=5 if len(rows) == 1 else 3) if len(rows) <= MARKED_EPOCHS else {}
+            for column, style, fill in ((metric, "-", colour), (f"val_{metric}", "--", "white")):
                 if column in rows[0]:
                     values = [_nan(row.get(column)) for row in rows]
-                    ax.plot(epochs, values, style, color=colour, linewidth=1.6, label=f"{label} {column}")
+                    ax.plot(epochs, values, style, color=colour, linewidth=1.6, label=f"{label} {column}",
+                            markerfacecolor=fill, **marks)
         _style_curve_axes(ax, metric)
     _curve_legend(figure, [label for label, _ in series], colours)
     figure.suptitle(title or _curves_title([label for label, _ in series]), fontsize=13)

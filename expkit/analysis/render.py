@@ -7,8 +7,12 @@ FORMATS = ("table", "markdown", "csv", "json")
 MAX_CELL = 48  # the text table cuts longer cells (descriptions, long lists); csv and json never do
 
 
-def render(table, fmt: str) -> str:
-    return {"table": _text, "markdown": _markdown, "csv": _csv, "json": _json}[fmt](table)
+def render(table, fmt: str, width: int | None = None) -> str:
+    """`width`: the text table keeps to this many characters (the terminal's), listing below it the
+    columns that did not fit; other formats never drop a column."""
+    if fmt == "table":
+        return _text(table, width)
+    return {"markdown": _markdown, "csv": _csv, "json": _json}[fmt](table)
 
 
 def _shown(table) -> list[str]:
@@ -21,6 +25,8 @@ def cell(table, row: dict, column: str) -> str:
     value = row.get(column)
     if value is None:
         return ""
+    if column == "id" and isinstance(value, list):  # a group's runs: the first id, then how many more
+        return str(value[0]) + (f" +{len(value) - 1}" if len(value) > 1 else "")
     if isinstance(value, str):
         return value
     if not is_number(value):
@@ -51,16 +57,55 @@ def _numeric(table, column: str) -> bool:
     return bool(values) and all(is_number(v) for v in values)
 
 
-def _text(table) -> str:
+def _text(table, width: int | None = None) -> str:
     columns = _shown(table)
-    cells = [[_cut(cell(table, row, c)) for c in columns] for row in table.rows]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    right = [_numeric(table, c) for c in columns]
+    if len(columns) == 1:  # `--columns id`: plain values, one per line, ready for xargs
+        values = [v for row in table.rows for v in _plain(row.get(columns[0]))]
+        return "".join(f"{v}\n" for v in values)
+    cells = {c: [_cut(cell(table, row, c)) for row in table.rows] for c in columns}
+    widths = {c: max([len(c)] + [len(v) for v in cells[c]]) for c in columns}
+    shown = _fitting(table, columns, widths, width) if width else columns
+    right = {c: _numeric(table, c) for c in shown}
 
     def line(values):
-        return "  ".join(v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right)).rstrip()
-    out = [line(columns), line(["-" * w for w in widths])] + [line(r) for r in cells]
+        return "  ".join(v.rjust(widths[c]) if right[c] else v.ljust(widths[c]) for c, v in zip(shown, values)).rstrip()
+    out = [line(shown), line(["-" * widths[c] for c in shown])]
+    out += [line([cells[c][i] for c in shown]) for i in range(len(table.rows))]
+    hidden = [c for c in columns if c not in shown]
+    if hidden:
+        import textwrap
+        note = (f"{len(hidden)} more column(s) did not fit in {width} characters: {', '.join(hidden)}. Show them "
+                "with --columns 'name,KEY,...' (globs work: 'model.*'), a wider terminal (COLUMNS=250), or --format csv")
+        out += ["", *textwrap.wrap(note, max(width, 40), break_on_hyphens=False)]
     return "\n".join(out) + "\n"
+
+
+def _plain(value) -> list[str]:
+    if value is None:
+        return []
+    return [flow(v) if not isinstance(v, str) else v for v in value] if isinstance(value, list) else [
+        value if isinstance(value, str) else flow(value)]
+
+
+def _fitting(table, columns: list[str], widths: dict[str, int], width: int) -> list[str]:
+    """The columns that fit in `width`, in their order, chosen by what tells runs apart first: name, id,
+    status, test metrics, config keys (those most runs have first), validation metrics, the rest."""
+    def rank(column: str) -> tuple:
+        if column in ("name", "id", "n", "status"):
+            return (0, 0)
+        split = column.split(".", 1)[0]
+        if split in ("test", "val"):
+            return (1 if split == "test" else 3, 0)
+        if split in ("train",) or column in ("params", "training_seconds", "epochs_run", "best_epoch", "start_time"):
+            return (4, 0)
+        return (2, -sum(row.get(column) is not None for row in table.rows))
+    chosen, used = set(), 0
+    for column in sorted(columns, key=rank):  # sorted() is stable: ties keep the table's order
+        need = widths[column] + (2 if chosen else 0)
+        if used + need <= width or not chosen:
+            chosen.add(column)
+            used += need
+    return [c for c in columns if c in chosen]
 
 
 def _cut(text: str) -> str:
