@@ -75,3 +75,50 @@ def test_export_bad_input(run_dir, tmp_path, case, message):
     else:
         result = expkit("export", run_dir, "--out", tmp_path / "nope" / "out")
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_litert_export_predicts_like_the_run_in_the_litert_interpreter(run_dir, tmp_path):
+    interpreter_module = pytest.importorskip("ai_edge_litert.interpreter")
+    x, expected = _inputs_and_keras_predictions(run_dir)
+    result = expkit("export", run_dir, "--format", "litert", "--out", tmp_path / "lite")
+    assert result.returncode == 0, result.stderr[-2000:]
+    model_file = Path(result.stdout.strip().splitlines()[-1])
+    assert model_file == tmp_path / "lite" / "model.tflite" and (model_file.parent / "preprocessing.json").is_file()
+    interpreter = interpreter_module.Interpreter(model_path=str(model_file))
+    given, taken = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    interpreter.resize_tensor_input(given["index"], x.shape)  # exported with a dynamic batch
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(given["index"], x)
+    interpreter.invoke()
+    np.testing.assert_allclose(interpreter.get_tensor(taken["index"]), expected, rtol=1e-5, atol=1e-6)
+    assert not [p for p in (tmp_path / "lite").parent.iterdir() if p.name.startswith(".")]  # no staging left
+
+
+def test_onnx_export_predicts_like_the_run_in_onnxruntime(run_dir):
+    onnxruntime = pytest.importorskip("onnxruntime")
+    x, expected = _inputs_and_keras_predictions(run_dir)
+    result = expkit("export", run_dir, "--format", "onnx")
+    assert result.returncode == 0, result.stderr[-2000:]
+    model_file = Path(result.stdout.strip().splitlines()[-1])
+    assert model_file == run_dir / "export" / "onnx" / "model.onnx"
+    session = onnxruntime.InferenceSession(str(model_file), providers=["CPUExecutionProvider"])
+    (predicted,) = session.run(None, {session.get_inputs()[0].name: x})
+    np.testing.assert_allclose(predicted, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_onnx_without_its_packages_says_which_extra(run_dir, monkeypatch, capsys):
+    import importlib.util
+    from expkit.cli import main
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tf2onnx" else real(name, *a))
+    assert main(["export", str(run_dir), "--format", "onnx", "--out", str(run_dir / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --format onnx needs tf2onnx") and "pip install -e '.[onnx]'" in err
+    assert not (run_dir / "nope").exists()
+
+
+def _inputs_and_keras_predictions(run_dir):
+    from expkit.backend import import_keras
+    keras = import_keras()
+    x = np.random.default_rng(1).uniform(-1, 2, size=(32, 2)).astype("float32")
+    return x, keras.saving.load_model(run_dir / "model.keras", safe_mode=True).predict(x, verbose=0)
