@@ -527,7 +527,7 @@ def image_folder(tmp_path):
 
 def test_image_folder_rgb_default_size_is_first_image(image_folder):
     splits = load_splits(cfg(name="image_folder", path=str(image_folder), validation_split=0.0,
-                             test_split=0.2), seed=0)
+                             test_split=0.2, stream=False), seed=0)
     assert splits.class_names == ["cat", "dog"] and splits.num_classes == 2
     assert splits.input_shape == (8, 6, 3) and len(splits.x_train) + len(splits.x_test) == 10
     assert splits.scale == "unit" and splits.x_train.max() <= 1.0
@@ -549,7 +549,7 @@ def test_image_folder_read_with_tensorflow_without_pillow(tmp_path, monkeypatch)
         (root / name).mkdir(parents=True)
         for i in range(3):
             Image.fromarray(rng.integers(0, 256, (5, 7, 3), dtype=np.uint8)).save(root / name / f"{i}.png")
-    config = cfg(name="image_folder", path=str(root), validation_split=0.0, color_mode="grayscale")
+    config = cfg(name="image_folder", path=str(root), validation_split=0.0, color_mode="grayscale", stream=False)
     with_pillow = load_splits(config, seed=0)
     monkeypatch.setattr(files, "_pillow", lambda: None)
     with_tensorflow = load_splits(config, seed=0)

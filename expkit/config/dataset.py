@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
-from expkit.config.base import Spec
+from expkit.config.base import KeyProblem, Spec
 from expkit.errors import suggest
 
 KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10", "cifar100", "imdb", "reuters",
@@ -76,7 +76,18 @@ class DatasetConfig(Spec):
     subsample: float | None = Field(None, ge=0.0, description=(
         "skipgram: word2vec's threshold t for dropping frequent words (kept with probability "
         "sqrt(t/f) + t/f); 0 keeps every word (default 1e-4)."))
-    cache: bool = Field(True, description="Cache the prepared tf.data pipelines in memory.")
+    cache: bool | Literal["memory", "disk", "none"] = Field(True, description=(
+        "Cache of the tf.data pipelines. memory: in RAM; disk: a cache file in `cache_dir`, reused by later runs "
+        "on the same files and decoding; none: read (and decode) every epoch. true (default): memory, except "
+        "for a streamed image_folder whose decoded images would exceed 256 MB (then none); false: none."))
+    cache_dir: str | None = Field(None, description=(
+        "cache: disk: the folder of the cache files. Default: $EXPKIT_CACHE_DIR, else ~/.cache/expkit/tf_data."))
+    stream: bool | None = Field(None, description=(
+        "image_folder: list the files and decode the images in the tf.data pipeline, batch by batch, so memory "
+        "does not grow with the set (default true); false reads every image into memory first."))
+    skip_corrupt: bool | None = Field(None, description=(
+        "image_folder: skip images that cannot be read and count them, instead of stopping with an error "
+        "naming the file (default false)."))
     shuffle_buffer: PositiveInt | None = Field(None, description=(
         "Shuffle buffer size; default: the whole training split (a perfect shuffle)."))
 
@@ -97,6 +108,9 @@ class DatasetConfig(Spec):
             return self
         if self.corpus:
             raise ValueError(f"dataset.corpus is only used by skipgram; '{self.name}' does not read it")
+        for key in ("stream", "skip_corrupt"):
+            if getattr(self, key) is not None and self.name != "image_folder":
+                raise KeyProblem(key, f"dataset.{key} is only read by image_folder; '{self.name}' does not use it")
         if self.name in FILE_DATASETS and not self.path:
             raise ValueError(f"dataset '{self.name}' reads a file: set dataset.path to it")
         if self.name not in FILE_DATASETS and self.path:

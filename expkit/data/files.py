@@ -6,8 +6,9 @@ against the config file's folder by the config loader.
   is a regression target. uint8 x counts as images (`scale: auto` divides by 255).
 - idx: a folder with train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,
   t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (uncompressed twins are accepted).
-- image_folder: one subfolder per class, classes in sorted order; images are read with Pillow
-  when it is installed, else TensorFlow, converted to `color_mode`, resized (bilinear) to
+- image_folder: one subfolder per class, classes in sorted order. Streamed by default (the paths
+  are split; `image_stream` decodes them in tf.data). With `stream: false`, images are read with
+  Pillow when it is installed, else TensorFlow, converted to `color_mode`, resized (bilinear) to
   `image_size` or to the first image's size, and stacked as uint8: (N, H, W, 3) for rgb,
   (N, H, W) for grayscale (like MNIST, so `channel_axis` applies).
 """
@@ -19,10 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from expkit.data import idx
+from expkit.data.image_stream import IMAGE_EXTENSIONS  # noqa: F401  (predict reads it here)
 from expkit.data.raw import CLASSIFICATION, REGRESSION, RawData, names_to_indices
 from expkit.errors import DataError
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 _NPZ_PAIRS = (("x_train", "y_train"), ("x_test", "y_test"), ("x_val", "y_val"))
 
 
@@ -172,25 +173,27 @@ def read_image(path: Path, color_mode: str, size: tuple[int, int] | None) -> np.
 
 
 def load_image_folder(folder: Path, cfg) -> RawData:
-    classes = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not classes:
-        raise DataError(f"{folder}: an image_folder dataset needs one subfolder per class "
-                        f"(e.g. {folder}/cat/001.png, {folder}/dog/001.png); found no subfolders")
-    paths, labels = [], []
-    for index, name in enumerate(classes):
-        images = sorted(p for p in (folder / name).iterdir()
-                        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
-        if not images:
-            raise DataError(f"{folder / name}: class folder '{name}' holds no images "
-                            f"({', '.join(IMAGE_EXTENSIONS)}); add some or remove the folder")
-        paths += images
-        labels += [index] * len(images)
+    """Streamed (file paths, decoded by tf.data) unless `stream: false`; then every image in memory."""
+    from expkit.data.image_stream import list_image_folder, stream_image_folder
+
+    if cfg.stream is not False:
+        return stream_image_folder(folder, cfg)
+    paths, labels, classes = list_image_folder(folder)
     size = tuple(cfg.image_size) if cfg.image_size else None
-    first = read_image(paths[0], cfg.color_mode, size)
-    size = size or first.shape[:2]
-    x = np.empty((len(paths), *first.shape), dtype=np.uint8)
-    x[0] = first
-    for i, path in enumerate(paths[1:], start=1):
-        x[i] = read_image(path, cfg.color_mode, size)
-    return RawData(x, np.array(labels, dtype=np.int64), CLASSIFICATION, "image", str(folder),
-                   num_classes=len(classes), class_names=classes)
+    images, kept = [], []
+    for i, path in enumerate(paths):
+        try:
+            image = read_image(path, cfg.color_mode, size)
+        except DataError:
+            if not cfg.skip_corrupt:
+                raise
+            continue
+        size = size or image.shape[:2]
+        images.append(image)
+        kept.append(i)
+    if not images:
+        raise DataError(f"{folder}: none of the {len(paths)} images can be read")
+    skipped = len(paths) - len(kept)
+    note = f" ({skipped} corrupt image(s) skipped)" if skipped else ""
+    return RawData(np.stack(images), labels[kept], CLASSIFICATION, "image", f"{folder}{note}",
+                   num_classes=len(classes), class_names=classes, skipped=skipped)

@@ -3,18 +3,56 @@ from __future__ import annotations
 
 from expkit.data.prepare import DataSplits
 
+MEMORY_CACHE_LIMIT = 256 * 2**20  # cache: true keeps a streamed set in memory only below this (decoded)
+SHUFFLE_BYTES = 64 * 2**20        # a cached stream's default shuffle buffer holds about this much
 
-def make_pipelines(splits: DataSplits, batch_size: int, seed: int, *, cache: bool = True,
-                   shuffle: bool = True, shuffle_buffer: int | None = None, input_names: list[str] | None = None):
+
+def cache_mode(cache: bool | str, splits: DataSplits) -> str:
+    """memory | disk | none for this data: `true` is memory, unless a streamed set would not fit."""
+    if cache is False or cache == "none":
+        return "none"
+    if cache is True:
+        if splits.decoding is None:
+            return "memory"
+        count = sum(len(x) for x in (splits.x_train, splits.x_val, splits.x_test) if x is not None)
+        return "memory" if count * _sample_bytes(splits) <= MEMORY_CACHE_LIMIT else "none"
+    return cache if splits.decoding is not None else "memory"  # arrays are in memory already
+
+
+def _sample_bytes(splits: DataSplits) -> int:
+    size = 1
+    for d in splits.decoding.sample_shape:
+        size *= int(d)
+    return size
+
+
+def make_pipelines(splits: DataSplits, batch_size: int, seed: int, *, cache: bool | str = True,
+                   shuffle: bool = True, shuffle_buffer: int | None = None, input_names: list[str] | None = None,
+                   cache_dir: str | None = None):
     """(train_ds, val_ds or None, test_ds or None), batched and prefetched.
 
     With `input_names`, sample column i feeds the model input named input_names[i], as shape [1]
     (a skip-gram model's word and context inputs).
 
-    Training data is cached before the shuffle, so each epoch reshuffles from memory; the order
-    depends only on `seed`. Validation and test data are never shuffled.
+    Training data is cached before the shuffle, so each epoch reshuffles from the cache; the order
+    depends only on `seed`. Validation and test data are never shuffled. A streamed set (file paths)
+    is decoded in parallel inside the pipeline: see `_streamed`.
     """
     import tensorflow as tf
+
+    mode = cache_mode(cache, splits)
+    if splits.decoding is not None:
+        from expkit.data.disk_cache import cache_file
+
+        def streamed(x, y, name):
+            if x is None:
+                return None
+            file = cache_file(cache_dir, name, x, splits.decoding) if mode == "disk" else None
+            return _streamed(tf, splits, x, y, batch_size, seed, mode, file,
+                             shuffle and name == "train", shuffle_buffer)
+
+        return (streamed(splits.x_train, splits.y_train, "train"), streamed(splits.x_val, splits.y_val, "val"),
+                streamed(splits.x_test, splits.y_test, "test"))
 
     def pipeline(x, y, training: bool):
         if x is None:
@@ -23,7 +61,7 @@ def make_pipelines(splits: DataSplits, batch_size: int, seed: int, *, cache: boo
         if input_names:
             x = {name: x[:, i:i + 1] for i, name in enumerate(input_names)}
         dataset = tf.data.Dataset.from_tensor_slices((x, y))
-        if cache:
+        if mode != "none":
             dataset = dataset.cache()
         if training and shuffle:
             dataset = dataset.shuffle(shuffle_buffer or size, seed=seed, reshuffle_each_iteration=True)
@@ -32,3 +70,25 @@ def make_pipelines(splits: DataSplits, batch_size: int, seed: int, *, cache: boo
     return (pipeline(splits.x_train, splits.y_train, True),
             pipeline(splits.x_val, splits.y_val, False),
             pipeline(splits.x_test, splits.y_test, False))
+
+
+def _streamed(tf, splits: DataSplits, paths, y, batch_size, seed, mode, file, shuffle, shuffle_buffer):
+    """paths -> decoded (parallel) -> cached -> shuffled -> batched -> prepared -> prefetched.
+
+    Without a cache the paths themselves are shuffled (a perfect shuffle costs a few bytes per file);
+    with one, the decoded images are cached in file order and shuffled from the cache through a
+    buffer of about SHUFFLE_BYTES, so memory does not grow with the set."""
+    decode = splits.decoding.tf_decode
+    dataset = tf.data.Dataset.from_tensor_slices((paths, y))
+    if mode == "none" and shuffle:
+        dataset = dataset.shuffle(shuffle_buffer or len(paths), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.map(lambda path, label: (decode(path), label), num_parallel_calls=tf.data.AUTOTUNE)
+    if mode != "none":
+        dataset = dataset.cache(str(file) if file else "")
+        if shuffle:
+            buffer = shuffle_buffer or min(len(paths), max(batch_size, SHUFFLE_BYTES // _sample_bytes(splits)))
+            dataset = dataset.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+    prepare = splits.preprocessor.tf_call
+    dataset = dataset.batch(batch_size).map(lambda x, label: (prepare(x), label),
+                                            num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)

@@ -52,6 +52,17 @@ class Preprocessor:
             out = x.astype(np.int32 if self.kind == "sequence" else np.float32)
         return out.reshape((len(x), *self.shape))
 
+    def tf_call(self, x):
+        """The same on a batch of tensors (a streamed set's tf.data pipeline)."""
+        import tensorflow as tf
+
+        out = tf.cast(x, tf.float32)
+        if self.scale == "unit":
+            out = out / 255.0
+        elif self.scale == "standardize":
+            out = (out - self.mean) / self.std
+        return tf.reshape(out, (-1, *self.shape))
+
     def to_json(self) -> dict:
         return {"scale": self.scale, "kind": self.kind, "raw_shape": list(self.raw_shape),
                 "shape": list(self.shape), "task": self.task, "class_names": self.class_names,
@@ -84,9 +95,12 @@ class DataSplits:
     source: str
     scale: str = "none"
     preprocessor: Preprocessor | None = None
+    decoding: object | None = None  # streamed images: the x arrays hold file paths (see image_stream)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
+        if self.decoding is not None:
+            return tuple(self.preprocessor.shape)
         return tuple(self.x_train.shape[1:])
 
 
@@ -158,12 +172,15 @@ def sample_shape(shape: tuple[int, ...], cfg, first_layer: str | None) -> tuple[
 
 def fit_preprocessor(scale: str, raw: RawData, x_train: np.ndarray, shape: tuple[int, ...]) -> Preprocessor:
     mean = std = None
-    if scale == "standardize":
+    if scale == "standardize" and raw.decoding is not None:
+        from expkit.data.stream_stats import streamed_mean_std
+        mean, std = streamed_mean_std(x_train, raw.decoding)
+    elif scale == "standardize":
         mean = x_train.mean(axis=0, dtype=np.float64)
         std = x_train.std(axis=0, dtype=np.float64)
         std[std == 0] = 1.0  # a constant feature becomes 0 instead of nan
         mean, std = mean.astype(np.float32), std.astype(np.float32)
-    return Preprocessor(scale, raw.kind, tuple(x_train.shape[1:]), tuple(shape), mean, std, raw.task,
+    return Preprocessor(scale, raw.kind, raw.sample_shape, tuple(shape), mean, std, raw.task,
                         raw.class_names, raw.feature_names, raw.vocabulary)
 
 
@@ -214,13 +231,14 @@ def load_splits(cfg, seed: int, first_layer: str | None = None) -> DataSplits:
     """
     raw = load_raw(cfg, seed)
     check_labels(cfg, raw.task)
-    scale = resolve_scale(cfg, raw.kind, raw.x_train.dtype)
-    shape = sample_shape(raw.x_train.shape[1:], cfg, first_layer)
+    streamed = raw.decoding is not None
+    scale = resolve_scale(cfg, raw.kind, np.dtype(np.uint8) if streamed else raw.x_train.dtype)
+    shape = sample_shape(raw.sample_shape, cfg, first_layer)
     x_train, y_train, x_val, y_val, x_test, y_test = _split(raw, cfg, seed)
     preprocessor = fit_preprocessor(scale, raw, x_train, shape)
 
-    def prepare_x(x):
-        return None if x is None else preprocessor(x)
+    def prepare_x(x):  # a streamed set's paths are prepared in its tf.data pipeline instead
+        return None if x is None else x if streamed else preprocessor(x)
 
     def prepare_y(y, split):
         return None if y is None else _labels(y, raw, cfg, split)
@@ -229,4 +247,4 @@ def load_splits(cfg, seed: int, first_layer: str | None = None) -> DataSplits:
         prepare_x(x_train), prepare_y(y_train, "training"),
         prepare_x(x_val), prepare_y(y_val, "validation"),
         prepare_x(x_test), prepare_y(y_test, "test"),
-        raw.task, raw.num_classes, raw.class_names, raw.source, scale, preprocessor)
+        raw.task, raw.num_classes, raw.class_names, raw.source, scale, preprocessor, raw.decoding)

@@ -30,6 +30,13 @@ class RawData:
     y_val: np.ndarray | None = None
     feature_names: list[str] | None = None  # table columns, in order (CSV header; scikit-learn's names)
     vocabulary: list[str] | None = None     # text: the word of each token id (skipgram)
+    decoding: object | None = None          # streamed images: x holds file paths, this decodes them
+    skipped: int = 0                        # corrupt files left out (skip_corrupt)
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """One raw sample's shape (a streamed set's x holds paths, so its decoding knows it)."""
+        return tuple(self.decoding.sample_shape) if self.decoding is not None else tuple(self.x_train.shape[1:])
 
 
 def names_to_indices(values: np.ndarray) -> tuple[np.ndarray, list[str]]:

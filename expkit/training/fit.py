@@ -18,7 +18,8 @@ def fit_and_evaluate(ready, cfg: ExperimentConfig, run_dir: Path) -> dict:
     keras, splits, model = ready.keras, ready.splits, ready.model
     train_ds, val_ds, test_ds = make_pipelines(
         splits, cfg.training.batch_size, cfg.experiment.seed, cache=cfg.dataset.cache,
-        shuffle=cfg.training.shuffle, shuffle_buffer=cfg.dataset.shuffle_buffer, input_names=column_inputs(cfg, splits))
+        shuffle=cfg.training.shuffle, shuffle_buffer=cfg.dataset.shuffle_buffer, input_names=column_inputs(cfg, splits),
+        cache_dir=cfg.dataset.cache_dir)
     verbose = cfg.training.verbose
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2
