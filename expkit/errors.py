@@ -68,8 +68,11 @@ class Problem:
 class ConfigError(ExpkitError):
     """Every problem found in one config file, reported together."""
 
+    shown = 50  # a generated list of 10,000 bad items should not print 10,000 lines
+
     def __init__(self, problems: list[Problem] | Problem):
         self.problems = problems if isinstance(problems, list) else [problems]
         count = len(self.problems)
         head = "" if count == 1 else f"{count} problems in the config:\n"
-        super().__init__(head + "\n".join(str(p) for p in self.problems))
+        tail = f"\n... and {count - self.shown} more" if count > self.shown else ""
+        super().__init__(head + "\n".join(str(p) for p in self.problems[:self.shown]) + tail)

@@ -139,12 +139,12 @@ EXTENDS_CHILD = "extends: b.yaml\nexperiment:\n  name: child\n"
 CONFIG_CASES = [
     # --- the file itself ---
     case("yaml-bad-indentation", variant(("dataset:\n  name: mnist", " dataset:\n  name: mnist")),
-         "invalid YAML", "expected <block end>", at=lines(" dataset:")),
+         "invalid YAML", "while parsing a block mapping", "did not find expected key", at=lines(" dataset:")),
     case("yaml-unclosed-bracket", variant(("metrics: [accuracy]", "metrics: [accuracy")),
          "invalid YAML", "while parsing a flow sequence (started at line {L:[accuracy}",
          "expected ',' or ']'", at=lines("  optimizer: adam")),
     case("yaml-tab-indent", variant(("  seed: 0\n", "\tseed: 0\n")),
-         "invalid YAML", "found character '\\t' that cannot start any token", at=lines("\tseed")),
+         "invalid YAML", "found a tab character that violates indentation", at=lines("\tseed")),
     case("empty-file", "", "the file is empty", "experiment, dataset, model and compile", at=lines(1)),
     case("only-a-comment", "# TODO: write the experiment\n", "the file is empty", at=lines(1)),
     case("top-level-list", "- experiment\n- dataset\n",

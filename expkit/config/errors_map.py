@@ -1,6 +1,7 @@
 """Turn pydantic's validation errors into located, plain-language problems."""
 from __future__ import annotations
 
+import collections
 import typing
 
 from pydantic import BaseModel, ValidationError
@@ -10,6 +11,8 @@ from expkit.config.layers import LAYER_CLASSES, LAYER_TYPES
 from expkit.config.types import type_members
 from expkit.config.yamlsource import PathKey, Source, dotted
 from expkit.errors import Problem, suggest
+
+MAX_ERRORS = 1_000
 
 
 def _members(tp) -> list:
@@ -143,9 +146,10 @@ def problems_from(exc: ValidationError, source: Source, root: type[BaseModel]) -
     by_path: dict[PathKey, list[str]] = {}
     errors = exc.errors(include_url=False)
     paths = [_data_path(source.data, e["loc"], missing_key=e["type"] == "missing") for e in errors]
+    counts = collections.Counter(paths)
     # In a union (a number or a schedule), the branch whose type does not fit at all is noise.
-    errors = [e for e, p in zip(errors, paths) if not (_is_type_error(e) and paths.count(p) > 1)] or errors
-    for err in errors:
+    errors = [e for e, p in zip(errors, paths) if not (_is_type_error(e) and counts[p] > 1)] or errors
+    for err in errors[:MAX_ERRORS]:  # a list of 50,000 bad items needs no 50,000 suggestions
         path = _error_path(source.data, err)
         message = _message(err, root)
         if message not in by_path.setdefault(path, []):

@@ -39,25 +39,32 @@ class ExperimentConfig(Spec):
         "Variants that `expkit sweep` runs (grid, random, variants, seeds); `expkit train` ignores it."))
 
 
-def cross_checks(cfg: ExperimentConfig) -> list[tuple[str, str]]:
-    """(path, message) for settings that are each valid but do not work together."""
-    problems = list(cfg.model.wiring_problems())
-    loss, labels = cfg.compile.loss.name, cfg.dataset.labels
-    if loss == "categorical_crossentropy" and labels == "sparse":
-        problems.append(("compile.loss", "categorical_crossentropy needs one-hot labels, but dataset.labels "
-                         "is sparse: use sparse_categorical_crossentropy, or set dataset.labels: one_hot"))
-    if loss == "sparse_categorical_crossentropy" and labels == "one_hot":
-        problems.append(("compile.loss", "sparse_categorical_crossentropy needs integer labels, but "
-                         "dataset.labels is one_hot: use categorical_crossentropy, or set dataset.labels: sparse"))
-    callbacks = cfg.training.callbacks
-    schedule = not isinstance(cfg.compile.optimizer.learning_rate, (float, int, type(None)))
-    if callbacks.reduce_lr_on_plateau and schedule:
-        problems.append(("training.callbacks.reduce_lr_on_plateau", "cannot change a learning-rate schedule: "
-                         "use a constant compile.optimizer.learning_rate, or remove reduce_lr_on_plateau"))
-    has_val = cfg.dataset.validation_split > 0 or cfg.dataset.validation_size or cfg.dataset.name == "npz"
-    for key in ("early_stopping", "reduce_lr_on_plateau", "checkpoint"):
-        spec = getattr(callbacks, key)
-        if spec and spec.monitor.startswith("val_") and not has_val:
-            problems.append((f"training.callbacks.{key}.monitor", f"watches '{spec.monitor}' but there is no "
-                             "validation split: set dataset.validation_split (e.g. 0.1) or monitor a training metric"))
+def cross_checks(cfg: ExperimentConfig, valid: set[str] | None = None) -> list[tuple[str, str]]:
+    """(path, message) for settings that are each valid but do not work together. `valid`: the sections
+    that validated (all when None); a check runs when every section it reads is among them."""
+    def ready(*sections):
+        return valid is None or valid.issuperset(sections)
+
+    problems = list(cfg.model.wiring_problems()) if ready("model") else []
+    if ready("compile", "dataset"):
+        loss, labels = cfg.compile.loss.name, cfg.dataset.labels
+        if loss == "categorical_crossentropy" and labels == "sparse":
+            problems.append(("compile.loss", "categorical_crossentropy needs one-hot labels, but dataset.labels "
+                             "is sparse: use sparse_categorical_crossentropy, or set dataset.labels: one_hot"))
+        if loss == "sparse_categorical_crossentropy" and labels == "one_hot":
+            problems.append(("compile.loss", "sparse_categorical_crossentropy needs integer labels, but "
+                             "dataset.labels is one_hot: use categorical_crossentropy, or set dataset.labels: sparse"))
+    if ready("compile", "training"):
+        schedule = not isinstance(cfg.compile.optimizer.learning_rate, (float, int, type(None)))
+        if cfg.training.callbacks.reduce_lr_on_plateau and schedule:
+            problems.append(("training.callbacks.reduce_lr_on_plateau", "cannot change a learning-rate schedule: "
+                             "use a constant compile.optimizer.learning_rate, or remove reduce_lr_on_plateau"))
+    if ready("training", "dataset"):
+        data = cfg.dataset
+        has_val = data.validation_split > 0 or data.validation_size or data.name == "npz"
+        for key in ("early_stopping", "reduce_lr_on_plateau", "checkpoint"):
+            spec = getattr(cfg.training.callbacks, key)
+            if spec and spec.monitor.startswith("val_") and not has_val:
+                problems.append((f"training.callbacks.{key}.monitor", f"watches '{spec.monitor}' but there is no "
+                                 "validation split: set dataset.validation_split (e.g. 0.1) or monitor a training metric"))
     return problems

@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import copy
+import functools
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from expkit.config.errors_map import problems_from
 from expkit.config.experiment import ExperimentConfig, cross_checks
-from expkit.config.yamlsource import Source, dotted, read_yaml
+from expkit.config.yamlsource import Source, dotted, parse_yaml, read_yaml
 from expkit.errors import ConfigError, Location, Problem
 
 
@@ -49,26 +51,59 @@ def _drop_default_nones(model, data):
 
 
 def load_config(file: str | Path, overrides: list[str] = (), name: str | None = None) -> LoadedConfig:
-    """Read, merge and validate a config; every problem in it is raised together as one ConfigError."""
+    """Read, merge and validate a config; every problem in it is raised together as one ConfigError.
+
+    The data may share values (a YAML alias is built once), so every change below copies the
+    mappings and lists on its path first instead of writing into a value another key also holds."""
     file = Path(file)
     source = _read_with_bases(file, ())
     for item in overrides:
         _apply_override(source, item)
     data = source.data
-    data.setdefault("experiment", {})
-    if isinstance(data["experiment"], dict):
-        data["experiment"].setdefault("name", _safe_name(file.stem))
-        if name:
-            data["experiment"]["name"] = name
+    if isinstance(data.setdefault("experiment", {}), dict):
+        data["experiment"] = {"name": _safe_name(file.stem), **data["experiment"], **({"name": name} if name else {})}
     _resolve_dataset_path(source)
     try:
         config = ExperimentConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(problems_from(exc, source, ExperimentConfig)) from None
-    problems = [Problem(source.locate(_split(path)), path, msg) for path, msg in cross_checks(config)]
+        # Checks that span sections still run on the sections that are valid, so one run of
+        # `expkit validate` lists every problem.
+        problems = problems_from(exc, source, ExperimentConfig)
+        valid = _valid_sections(data, {e["loc"][0] for e in exc.errors() if e["loc"]})
+        problems += _cross_problems(source, cross_checks(types.SimpleNamespace(**valid), set(valid)))
+        raise ConfigError(sorted(problems, key=_by_place)) from None
+    problems = _cross_problems(source, cross_checks(config))
     if problems:
         raise ConfigError(problems)
     return LoadedConfig(config, file, source)
+
+
+def _cross_problems(source: Source, found: list[tuple[str, str]]) -> list[Problem]:
+    return [Problem(source.locate(_split(path)), path, msg) for path, msg in found]
+
+
+def _by_place(problem: Problem):
+    where = problem.location
+    return (where.file if where else "", where.line or 0 if where else 0)
+
+
+@functools.cache
+def _section_adapter(name: str) -> TypeAdapter:
+    return TypeAdapter(ExperimentConfig.model_fields[name].annotation)
+
+
+def _valid_sections(data: dict, failed: set) -> dict:
+    """The top-level sections that validate on their own (a missing optional one takes its default)."""
+    valid = {}
+    for name, spec in ExperimentConfig.model_fields.items():
+        if name in failed or (name not in data and spec.is_required()):
+            continue
+        value = data[name] if name in data else spec.get_default(call_default_factory=True)
+        try:
+            valid[name] = _section_adapter(name).validate_python(value)
+        except ValidationError:
+            continue
+    return valid
 
 
 def _safe_name(stem: str) -> str:
@@ -110,6 +145,7 @@ def _merge(into: Source, top: Source, path: tuple) -> None:
         for key, value in src.items():
             here = prefix + (key,)
             if isinstance(value, dict) and isinstance(dst.get(key), dict):
+                dst[key] = dict(dst[key])  # it may be an alias's value, shared with another key
                 walk(dst[key], value, here)
             else:
                 for stale in [p for p in into.locations if p[:len(here)] == here]:
@@ -135,9 +171,10 @@ def _apply_override(source: Source, item: str) -> None:
     if not sep or not key.strip():
         raise ConfigError(Problem(where, "", "expected KEY.PATH=VALUE, e.g. --set training.epochs=5"))
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError as exc:
-        raise ConfigError(Problem(where, key, f"the value is not valid YAML: {exc}")) from None
+        value = parse_yaml(raw, where.file).data if raw.strip() else None
+    except ConfigError as exc:  # the same limits as a file: no alias bomb through --set either
+        message = exc.problems[0].message.removeprefix("invalid YAML: ")
+        raise ConfigError(Problem(where, key, f"the value is not valid YAML: {message}")) from None
     path = _split(key.strip())
     node = source.data
     for depth, part in enumerate(path[:-1]):
@@ -157,12 +194,14 @@ def _apply_override(source: Source, item: str) -> None:
 def _step(node, part, path, where):
     if isinstance(node, list):
         if isinstance(part, int) and -len(node) <= part < len(node):
+            node[part] = copy.copy(node[part])  # it may be an alias's value, shared with another item
             return node[part]
         raise ConfigError(Problem(where, dotted(path), f"no item {part} in a list of {len(node)} "
                                   f"(items are numbered from 0)"))
     if isinstance(node, dict):
         if part not in node:
             node[part] = {}  # a section the file left to its defaults
+        node[part] = copy.copy(node[part])  # it may be an alias's value, shared with another key
         return node[part]
     raise ConfigError(Problem(where, dotted(path), f"'{dotted(path[:-1])}' is a value, not a section"))
 
@@ -173,5 +212,9 @@ def _resolve_dataset_path(source: Source) -> None:
         return
     where = source.locations.get(("dataset", "path"))
     base = Path(where.file).parent if where and where.line else Path.cwd()
-    path = Path(dataset["path"]).expanduser()
-    dataset["path"] = str(path if path.is_absolute() else (base / path).resolve())
+    try:
+        path = Path(dataset["path"]).expanduser()
+        path = path if path.is_absolute() else (base / path).resolve()
+    except (ValueError, RuntimeError, OSError) as exc:  # a NUL byte, an unknown ~user
+        raise ConfigError(Problem(where, "dataset.path", f"not a usable path: {exc}, got {dataset['path']!r}"))
+    source.data["dataset"] = {**dataset, "path": str(path)}
