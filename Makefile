@@ -29,8 +29,10 @@ test: install system-data
 test-fast: install
 	$(PY) -m pytest -q -m "not slow"
 
-# Regenerates expkit.schema.json and the README's config reference from the config models.
+# Regenerates the Keras catalogue (every layer's arguments, from the installed Keras), then
+# expkit.schema.json and the README's config reference from the config models.
 docs: install
+	$(PY) -m expkit.model.keras_catalog
 	$(VENV)/bin/expkit schema > expkit.schema.json
 	$(PY) -c "from expkit.config.reference import update_readme; update_readme()"
 

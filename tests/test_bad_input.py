@@ -180,7 +180,7 @@ compile:
          "model.layers[0]: each layer needs a 'type', e.g. type: Dense", at=lines("name: flat")),
     case("bidirectional-of-dense", variant(("    - type: Flatten\n", "    - type: Bidirectional\n"
                                             "      layer: {type: Dense, units: 4}\n")),
-         "model.layers[0].layer.type: Bidirectional wraps a SimpleRNN, LSTM or GRU layer, got 'Dense'",
+         "model.layers[0].layer.type: Bidirectional wraps a recurrent layer (ConvLSTM1D, ConvLSTM2D, ConvLSTM3D, GRU, LSTM, SimpleRNN), got 'Dense'",
          at=lines("layer: {type"), absent=("did you mean",)),
     case("activation-rleu", variant(("activation: relu", "activation: rleu")),
          "model.layers[1].activation: must be one of", "got 'rleu' (did you mean 'relu'?)",

@@ -119,7 +119,8 @@ def test_bidirectional_refuses_a_dense_layer(tmp_path):
     with pytest.raises(ConfigError) as exc:
         load_text(tmp_path, with_layers("{type: Bidirectional, layer: {type: Dense, units: 2}}"))
     assert problems(exc) == [("cfg.yaml", 9, "model.layers[0].layer.type",
-                              "Bidirectional wraps a SimpleRNN, LSTM or GRU layer, got 'Dense'")]
+                              "Bidirectional wraps a recurrent layer (ConvLSTM1D, ConvLSTM2D, ConvLSTM3D, GRU, LSTM, "
+                              "SimpleRNN), got 'Dense'")]
 
 
 def test_time_distributed_dense(tmp_path):

@@ -80,9 +80,12 @@ def test_layer_fields_go_through_the_list_and_the_layer_union():
     config = resolved()
     assert domain_for("model.layers.1.units", [1], config=config) == {"min": 1, "max": 1}
     assert domain_for("model.layers.0.activation", ["tanh"], config=config) == {"values": sorted(ACTIVATIONS)}
-    # Without a config, every layer type that has the field counts: Conv1D's padding adds causal.
-    assert domain_for("model.layers.0.padding", ["same"]) == {"values": ["causal", "same", "valid"]}
-    assert domain_for("model.layers.2.rate", [0.5]) == {"min": 0.0, "max": 1.0}
+    # Without a config, every layer type that has the field counts: ZeroPadding2D's padding is a
+    # number, so padding has no closed set of values; the config's layer type gives it one.
+    assert domain_for("model.layers.0.padding", ["same"]) is None
+    dropout = resolved(model={"layers": [{"type": "Dense", "units": 2}, {"type": "Dense", "units": 1},
+                                         {"type": "Dropout", "rate": 0.5}]})
+    assert domain_for("model.layers.2.rate", [0.5], config=dropout) == {"min": 0.0, "max": 1.0}
 
 
 def test_the_config_picks_the_layer_type():

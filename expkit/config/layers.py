@@ -1,62 +1,26 @@
-"""One small spec per Keras layer; the stack is a discriminated union on `type`.
+"""One spec per Keras layer; the stack is a discriminated union on `type`.
 
-Field names are Keras' own constructor arguments, so `keras_kwargs()` passes them through
+Every class in keras.layers is here, with all its constructor arguments, derived from the catalogue
+(keras_layers.json, generated from Keras' signatures and docstrings). The hand-written specs below
+add checks Keras leaves to run time (Dense units > 0, Dropout rate in [0, 1), ...); the catalogue
+adds their remaining arguments. Field names are Keras' own, so `keras_kwargs()` passes them through
 unchanged and Keras' own checks stay the second line of defence.
 """
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import Discriminator, Field, PositiveInt, Tag, field_validator
 
-from expkit.config.base import Spec
-from expkit.config.components import Activation, InitializerSpec, LayerRegularizationSpec
+from expkit.config.base import KeyProblem
+from expkit.config.catalog import LAYERS, has_kernel, is_merge, is_recurrent
+from expkit.config.components import Activation
+from expkit.config.layer_base import EXPKIT_FIELDS, KernelSpec, LayerSpec, WeightedSpec, snake_case
+from expkit.config.layer_fields import derive_spec
 
+__all__ = ["EXPKIT_FIELDS", "KernelSpec", "LayerSpec", "WeightedSpec", "snake_case", "AnyLayer", "LAYER_CLASSES",
+           "LAYER_TYPES", "canonical_type"]
 IntOrPair = PositiveInt | tuple[PositiveInt, PositiveInt]
-EXPKIT_FIELDS = {"type", "name", "inputs", "initializer", "regularization", "layer"}
-
-
-def snake_case(name: str) -> str:
-    """Keras' own rule: Conv2D -> conv2d, MaxPooling2D -> max_pooling2d, SimpleRNN -> simple_rnn."""
-    name = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
-class LayerSpec(Spec):
-    type: str = Field(description="Keras layer class name (e.g. Dense) or its snake_case form (dense).")
-    name: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description=(
-        "Node name, to refer to this layer in another layer's `inputs` or in `model.outputs`. "
-        "Default: its position and type (layer_3_dense)."))
-    inputs: list[str] | None = Field(None, description=(
-        "Names of the nodes (model inputs or named layers) this layer reads; default: the layer "
-        "before it. Two or more only for merge layers (Concatenate, Add, Multiply, Dot, ...)."))
-
-    @field_validator("type")
-    @classmethod
-    def _canonical(cls, value: str) -> str:
-        return LAYER_TYPES.get(value, LAYER_TYPES.get(value.lower(), value))
-
-    @field_validator("inputs", mode="before")
-    @classmethod
-    def _one_input(cls, value):
-        return [value] if isinstance(value, str) else value
-
-    def keras_kwargs(self) -> dict[str, Any]:
-        kwargs = self.model_dump(exclude=EXPKIT_FIELDS)
-        fields = type(self).model_fields  # keep a None that replaces a default (merge_mode: null)
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()
-                if not (v is None and fields[k].default is None)}
-
-
-class WeightedSpec(LayerSpec):
-    """A layer with a kernel: takes the model's initializer and regularization unless overridden."""
-
-    initializer: InitializerSpec | None = Field(None, description=(
-        "Kernel initializer of this layer; default: model.initializer."))
-    regularization: LayerRegularizationSpec | None = Field(None, description=(
-        "Override of model.regularization for this layer (l1, l2, dropout, batch_norm)."))
-    use_bias: bool = Field(True, description="Add a bias vector.")
 
 
 class Dense(WeightedSpec):
@@ -193,16 +157,22 @@ class GRU(_Recurrent):
     recurrent_activation: Activation = Field("sigmoid", description="Activation of the gates.")
 
 
-RecurrentLayer = Annotated[
-    Union[Annotated[SimpleRNN, Tag("SimpleRNN")], Annotated[LSTM, Tag("LSTM")], Annotated[GRU, Tag("GRU")]],
-    Discriminator(lambda v: _layer_tag(v), custom_error_type="unknown_layer_type",
-                  custom_error_message="Bidirectional wraps a SimpleRNN, LSTM or GRU layer")]
-
-
 class Bidirectional(LayerSpec):
-    layer: RecurrentLayer = Field(description="The recurrent layer to run in both directions.")
+    layer: "AnyLayer" = Field(description=(
+        "The recurrent layer to run in both directions: LSTM, GRU, SimpleRNN or ConvLSTM1D/2D/3D, "
+        "spelled any way (lstm, LSTM, {type: keras, class_name: LSTM})."))
+    backward_layer: "AnyLayer | None" = Field(None, description="Optional separate layer for the backward direction.")
     merge_mode: Literal["concat", "sum", "mul", "ave"] | None = Field("concat", description=(
         "How the two directions are combined."))
+
+    @field_validator("layer", "backward_layer")
+    @classmethod
+    def _recurrent(cls, value):
+        kind = getattr(value, "class_name", None) or getattr(value, "type", None)
+        if value is not None and not is_recurrent(kind):
+            names = ", ".join(n for n, e in LAYERS.items() if e["recurrent"])
+            raise KeyProblem("type", f"Bidirectional wraps a recurrent layer ({names}), got '{kind}'")
+        return value
 
 
 class TimeDistributed(LayerSpec):
@@ -250,36 +220,69 @@ class KerasLayer(LayerSpec):
     config: dict[str, Any] = Field(default_factory=dict, description="Its constructor arguments.")
 
 
-LAYER_CLASSES: dict[str, type[LayerSpec]] = {
+class SharedLayer(LayerSpec):
+    """A layer (or a chain of layers) defined above, applied again: the same weights at a second place."""
+
+    type: str = Field("Shared", description="Shared (may be left out when `share` is given).")
+    share: str | list[str] = Field(description=(
+        "Name of the layer to apply again, or a list of names applied in order (a shared tower). "
+        "Inserted batch norm and dropout of those layers come along."))
+
+    def shared_names(self) -> list[str]:
+        return [self.share] if isinstance(self.share, str) else list(self.share)
+
+
+class _Wrapper(LayerSpec):
+    layer: "AnyLayer" = Field(description="The layer this one wraps.")
+
+
+HAND_WRITTEN: dict[str, type[LayerSpec]] = {
     cls.__name__: cls for cls in (
         Dense, Conv1D, Conv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D,
         GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
         Flatten, Reshape, Dropout, SpatialDropout1D, SpatialDropout2D, GaussianNoise,
         BatchNormalization, LayerNormalization, Embedding, SimpleRNN, LSTM, GRU, Bidirectional,
         TimeDistributed, Concatenate, Add, Subtract, Multiply, Average, Maximum, Dot)}
-LAYER_CLASSES["Activation"] = ActivationLayer
+HAND_WRITTEN["Activation"] = ActivationLayer
+
+
+def _spec_for(name: str, entry: dict) -> type[LayerSpec]:
+    if name in HAND_WRITTEN:
+        return derive_spec(name, HAND_WRITTEN[name], __name__, EXPKIT_FIELDS)
+    base = _Wrapper if entry["wrapper"] else KernelSpec if has_kernel(name) else LayerSpec
+    return derive_spec(name, base, __name__, EXPKIT_FIELDS)
+
+
+LAYER_CLASSES: dict[str, type[LayerSpec]] = {name: _spec_for(name, entry) for name, entry in LAYERS.items()}
+LAYER_CLASSES["Shared"] = SharedLayer
 LAYER_CLASSES["Keras"] = KerasLayer
-# Every accepted spelling -> canonical class name.
+# Every accepted spelling (class name, Keras' aliases, snake_case, lower case) -> canonical class name.
 LAYER_TYPES: dict[str, str] = {}
 for _canonical in LAYER_CLASSES:
-    LAYER_TYPES[_canonical] = _canonical
-    LAYER_TYPES[snake_case(_canonical)] = _canonical
-    LAYER_TYPES[_canonical.lower()] = _canonical
-WEIGHTED_TYPES = {n for n, c in LAYER_CLASSES.items() if issubclass(c, WeightedSpec)}
-RECURRENT_TYPES = {"SimpleRNN", "LSTM", "GRU", "Bidirectional"}
-MERGE_TYPES = {n for n, c in LAYER_CLASSES.items() if issubclass(c, _Merge)}
+    for _spelling in [_canonical, *LAYERS.get(_canonical, {}).get("aliases", [])]:
+        LAYER_TYPES.setdefault(_spelling, _canonical)
+        LAYER_TYPES.setdefault(snake_case(_spelling), _canonical)
+        LAYER_TYPES.setdefault(_spelling.lower(), _canonical)
+WEIGHTED_TYPES = {n for n in LAYER_CLASSES if has_kernel(n)}
+RECURRENT_TYPES = {n for n in LAYER_CLASSES if is_recurrent(n)} | {"Bidirectional"}
+MERGE_TYPES = {n for n in LAYER_CLASSES if is_merge(n)}
 POOLING_TYPES = {n for n in LAYER_CLASSES if "Pooling" in n and not n.startswith("Global")}
 
 
+def canonical_type(raw: str) -> str | None:
+    return LAYER_TYPES.get(raw, LAYER_TYPES.get(raw.lower())) if isinstance(raw, str) else None
+
+
 def _layer_tag(value: Any) -> str | None:
+    if isinstance(value, dict) and "share" in value and "type" not in value:
+        return "Shared"
     raw = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-    if not isinstance(raw, str):
-        return None
-    return LAYER_TYPES.get(raw, LAYER_TYPES.get(raw.lower()))
+    return canonical_type(raw)
 
 
 AnyLayer = Annotated[
     Union[tuple(Annotated[cls, Tag(name)] for name, cls in LAYER_CLASSES.items())],  # type: ignore[misc]
     Discriminator(_layer_tag, custom_error_type="unknown_layer_type",
                   custom_error_message="unknown layer type")]
-TimeDistributed.model_rebuild()
+for _cls in LAYER_CLASSES.values():
+    _cls.model_rebuild()

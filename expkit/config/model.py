@@ -7,7 +7,9 @@ from pydantic import Field, PositiveInt, field_validator, model_validator
 
 from expkit.config.base import Spec, require_unique_names
 from expkit.config.components import InitializerSpec, RegularizationSpec
-from expkit.config.layers import MERGE_TYPES, AnyLayer, LayerSpec
+from expkit.config.catalog import call_info, tensor_slots
+from expkit.config.layers import MERGE_TYPES, AnyLayer, LayerSpec, SharedLayer
+from expkit.errors import suggest
 
 
 class InputSpec(Spec):
@@ -52,34 +54,66 @@ class ModelConfig(Spec):
     def is_sequential(self) -> bool:
         """A single-input plain stack: no named inputs, no explicit wiring, one output."""
         return (not self.inputs or len(self.inputs) == 1) and not self.outputs and not any(
-            layer.inputs or layer.type in MERGE_TYPES for layer in self.layers)
+            layer.inputs or layer.type in MERGE_TYPES or isinstance(layer, SharedLayer) for layer in self.layers)
 
     def node_names(self) -> list[str]:
         return [node_name(i, layer) for i, layer in enumerate(self.layers)]
 
     def wiring_problems(self) -> list[tuple[str, str]]:
-        """(path, message) for every reference to a node that does not exist before it."""
+        """(path, message) for every reference to a node that does not exist before it, and every
+        layer fed more (or other) tensors than Keras' call signature takes."""
         problems = []
         known = [i.name for i in self.inputs or []] or ["input"]
         names = self.node_names()
+        types = {}
         for i, (layer, name) in enumerate(zip(self.layers, names)):
+            where = f"model.layers[{i}]"
             if name in known:
-                problems.append((f"model.layers[{i}].name", f"name '{name}' is used twice"))
-            for ref in layer.inputs or []:
+                problems.append((f"{where}.name", f"name '{name}' is used twice"))
+            for ref in layer.input_names():
                 if ref not in known:
                     later = " (layers can only read nodes defined above them)" if ref in names else ""
-                    from expkit.errors import suggest
-                    problems.append((f"model.layers[{i}].inputs",
-                                     f"no node named '{ref}' before this layer{later}{suggest(ref, known)}"))
-            count = len(layer.inputs) if layer.inputs else 1
-            if layer.type in MERGE_TYPES and layer.inputs is not None and count < 2:
-                problems.append((f"model.layers[{i}].inputs", f"{layer.type} merges two or more nodes, got {count}"))
-            if layer.type not in MERGE_TYPES and count > 1:
-                problems.append((f"model.layers[{i}].inputs",
-                                 f"{layer.type} reads one node, got {count}; merge them first with Concatenate or Add"))
+                    problems.append((f"{where}.inputs", f"no node named '{ref}' before this layer{later}"
+                                     f"{suggest(ref, known)}"))
+            kind = layer.type
+            if isinstance(layer, SharedLayer):
+                shared = layer.shared_names()
+                for ref in shared:
+                    if ref not in types:
+                        problems.append((f"{where}.share", f"no layer named '{ref}' above this one to share"
+                                         f"{suggest(ref, list(types))}"))
+                kind = types.get(shared[0], kind)
+            problems += _call_problems(where, layer, kind)
             known.append(name)
+            types[name] = kind
         for j, out in enumerate(self.outputs or []):
             if out not in names:
-                from expkit.errors import suggest
                 problems.append((f"model.outputs[{j}]", f"no layer named '{out}'{suggest(out, names)}"))
         return problems
+
+
+def _call_problems(where: str, layer: LayerSpec, kind: str) -> list[tuple[str, str]]:
+    """Does the layer's Keras call signature take the tensors (and flags) it is given?"""
+    problems = []
+    slots = tensor_slots(kind)
+    count = len(layer.input_names()) if layer.inputs else 1
+    if isinstance(layer.inputs, dict):
+        if slots is None:
+            problems.append((f"{where}.inputs", f"{kind} merges a list of nodes: write inputs: [a, b], not a mapping"))
+        for key in layer.inputs:
+            if slots is not None and key not in slots:
+                problems.append((f"{where}.inputs.{key}", f"{kind} has no call argument '{key}'"
+                                 f"{suggest(key, slots)}; it reads {', '.join(slots)}"))
+    elif kind in MERGE_TYPES and layer.inputs is not None and count < 2:
+        problems.append((f"{where}.inputs", f"{kind} merges two or more nodes, got {count}"))
+    elif slots is not None and count > 1 and count > len(slots):
+        several = f"it reads {', '.join(slots)}" if len(slots) > 1 else "merge them first with Concatenate or Add"
+        reads = "one node" if len(slots) == 1 else f"{len(slots)} nodes"
+        problems.append((f"{where}.inputs", f"{kind} reads {reads}, got {count}; {several}"))
+    flags = call_info(kind)["flags"]
+    for key in layer.call or {}:
+        if key not in flags:
+            options = ", ".join(flags) or "none"
+            problems.append((f"{where}.call.{key}", f"{kind} has no call argument '{key}'{suggest(key, list(flags))}"
+                             f" (its non-tensor call arguments: {options})"))
+    return problems

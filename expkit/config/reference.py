@@ -99,19 +99,28 @@ def markdown_reference() -> str:
     for title, model in SECTIONS:
         out += ["", f"#### `{title}`", ""] + _table(model)
     out += ["", "#### Layers", "",
-            "Every layer takes `type` (the Keras class name or its snake_case form), and optionally "
-            "`name` and `inputs` (graph form). Layers with a kernel also take `initializer`, "
-            "`regularization` and `use_bias`. The other keys are Keras' own arguments:", "",
+            "Every class in `keras.layers` is a layer type, by its class name or snake_case form, with all "
+            "of Keras' constructor arguments (read from `expkit/config/keras_layers.json`, generated from the "
+            "installed Keras' signatures and docstrings; `expkit schema` has each argument's description). "
+            "Every layer also takes `name`, `inputs` (graph form) and `call` (non-tensor call arguments). "
+            "Layers with a kernel also take `initializer` and `regularization` (model-wide defaults "
+            "otherwise). The table lists the keys expkit checks itself and the required ones; "
+            "`+N` counts Keras' other arguments:", "",
             "| type | also accepted | keys |", "|---|---|---|"]
     for name, cls in LAYER_CLASSES.items():
-        keys = []
+        keys, others = [], 0
+        hand = {k for base in cls.__mro__[1:2] for k in getattr(base, "model_fields", {})}
         for key, field in cls.model_fields.items():
-            if (key in EXPKIT_FIELDS and key != "layer") or key == "use_bias" or field.exclude:
+            if (key in EXPKIT_FIELDS and key not in ("layer", "share")) or key == "use_bias" or field.exclude:
                 continue
             req = field.default is PydanticUndefined and field.default_factory is None
-            keys.append(f"`{key}`" + ("*" if req else ""))
+            if req or key in hand:
+                keys.append(f"`{key}`" + ("*" if req else ""))
+            else:
+                others += 1
         alias = "keras" if name == "Keras" else snake_case(name)
-        out.append(f"| `{name}` | `{alias}` | {', '.join(keys) or '—'} |")
+        keys.append(f"+{others}" if others else "")
+        out.append(f"| `{name}` | `{alias}` | {', '.join(k for k in keys if k) or '—'} |")
     out.append("")
     out.append("`*` required. `type: keras` builds any other class in `keras.layers` from `class_name` and `config`.")
     return "\n".join(out) + "\n"

@@ -16,10 +16,12 @@ from __future__ import annotations
 from typing import Callable
 
 from expkit.config.experiment import ExperimentConfig
-from expkit.config.layers import MERGE_TYPES, POOLING_TYPES, WEIGHTED_TYPES, LayerSpec, WeightedSpec
+from expkit.config.catalog import call_info, is_merge
+from expkit.config.layers import POOLING_TYPES, WEIGHTED_TYPES, KernelSpec, LayerSpec, SharedLayer
 from expkit.config.model import node_name
 from expkit.errors import BuildError, Location
 from expkit.model.compiling import compile_model
+from expkit.model.layer_factory import make_layer
 from expkit.backend import import_keras
 
 BLOCK_TAIL = POOLING_TYPES | {"BatchNormalization", "Activation"}
@@ -51,7 +53,7 @@ def _plan(cfg: ExperimentConfig) -> list[dict]:
     for i, layer in enumerate(layers):
         name = node_name(i, layer)
         reg = cfg.model.regularization
-        if isinstance(layer, WeightedSpec) and layer.regularization:
+        if isinstance(layer, KernelSpec) and layer.regularization:
             reg = layer.regularization.over(reg)
         hidden = (layer.type in {"Dense", "Conv1D", "Conv2D"} and i != last and name not in outputs)
         plan.append({"name": name, "reg": reg, "batch_norm": hidden and reg.batch_norm,
@@ -66,33 +68,6 @@ def _plan(cfg: ExperimentConfig) -> list[dict]:
             if following not in DROPOUT_TYPES:
                 plan[end]["dropout_after"] = (entry["reg"].dropout, layers[i].type)
     return plan
-
-
-def make_layer(keras, spec: LayerSpec, name: str, cfg: ExperimentConfig, reg, *, no_activation=False):
-    """One Keras layer from its spec, with the model's initializer and L1/L2 unless it overrides them."""
-    if spec.type == "Keras":
-        cls = getattr(keras.layers, spec.class_name, None)
-        if not (isinstance(cls, type) and issubclass(cls, keras.layers.Layer)):
-            from expkit.errors import suggest
-            options = [n for n in dir(keras.layers) if n[:1].isupper()]
-            raise ValueError(f"keras.layers has no layer '{spec.class_name}'{suggest(spec.class_name, options)}")
-        return cls(name=name, **spec.config)
-    kwargs = spec.keras_kwargs()
-    if spec.type in ("Bidirectional", "TimeDistributed"):
-        inner = make_layer(keras, spec.layer, f"{name}_inner", cfg, reg)
-        return getattr(keras.layers, spec.type)(inner, name=name, **kwargs)
-    if isinstance(spec, WeightedSpec):
-        init = spec.initializer or cfg.model.initializer
-        initializer = getattr(keras.initializers, init.keras_class())(**init.keras_kwargs())
-        if spec.type == "Embedding":
-            kwargs["embeddings_initializer"] = initializer
-        else:
-            kwargs["kernel_initializer"] = initializer
-            if reg.l1 or reg.l2:
-                kwargs["kernel_regularizer"] = keras.regularizers.L1L2(l1=reg.l1, l2=reg.l2)
-    if no_activation:
-        kwargs["activation"] = None
-    return getattr(keras.layers, spec.type)(name=name, **kwargs)
 
 
 def _chain(keras, cfg: ExperimentConfig, i: int, entry: dict) -> list:
@@ -133,9 +108,30 @@ def _sequential(keras, cfg, plan, input_shape, locate):
                 model.add(_dropout(keras, entry))
         except (ValueError, TypeError, KeyError) as exc:
             raise _fail(locate, i, spec, exc) from None
-    if _mixed(keras):
+    if _mixed(keras) and not _is_float32(model.outputs[0]):
         model.add(_float32_output(keras, "output"))
     return model
+
+
+def _call(layer, kind: str, spec: LayerSpec, nodes: dict, previous):
+    """Call a layer on the nodes it reads, as Keras' call signature takes them: a merge or Attention
+    gets a list, MultiHeadAttention its tensors by argument name; `call:` adds the non-tensor arguments."""
+    flags = dict(spec.call or {})
+    info = call_info(kind)
+    if isinstance(spec.inputs, dict):
+        named = {slot: nodes[ref] for slot, ref in spec.inputs.items()}
+        if info["list_of"]:
+            order = [slot for slot in info["list_of"] if slot in named]
+            return layer([named[slot] for slot in order], **flags)
+        return layer(**named, **flags)
+    sources = [nodes[n] for n in spec.inputs] if spec.inputs else [previous]
+    if is_merge(kind) or info["list_of"]:
+        return layer(sources, **flags)
+    return layer(*sources, **flags)
+
+
+def _is_float32(tensor) -> bool:
+    return str(getattr(tensor, "dtype", "")).endswith("float32")
 
 
 def _mixed(keras) -> bool:
@@ -159,22 +155,27 @@ def _functional(keras, cfg, plan, input_shapes, locate):
                              "set shape: [...] (it can only be inferred for a single input)")
         inputs[name] = keras.Input(shape=tuple(shape), name=name, dtype=spec.dtype if spec else "float32")
     nodes = dict(inputs)
+    chains: dict[str, tuple[str, list]] = {}  # node name -> (its Keras type, the Keras layers it made)
     previous = next(iter(inputs.values()))
     for i, entry in enumerate(plan):
         spec = cfg.model.layers[i]
-        sources = [nodes[n] for n in spec.inputs] if spec.inputs else [previous]
         try:
-            x = sources if spec.type in MERGE_TYPES else sources[0]
-            for layer in _chain(keras, cfg, i, entry):
+            if isinstance(spec, SharedLayer):  # the same layer objects again: the same weights
+                kind = chains[spec.shared_names()[0]][0]
+                chain = [layer for n in spec.shared_names() for layer in chains[n][1]]
+            else:
+                kind = spec.type
+                chain = _chain(keras, cfg, i, entry) + ([_dropout(keras, entry)] if entry["dropout_after"] else [])
+            x = _call(chain[0], kind, spec, nodes, previous)
+            for layer in chain[1:]:
                 x = layer(x)
-            if entry["dropout_after"]:
-                x = _dropout(keras, entry)(x)
         except (ValueError, TypeError, KeyError) as exc:
             raise _fail(locate, i, spec, exc) from None
+        chains[entry["name"]] = (kind, chain)
         nodes[entry["name"]] = previous = x
     names = list(cfg.model.outputs) if cfg.model.outputs else [plan[-1]["name"]]
     outputs = [nodes[n] for n in names]
     if _mixed(keras):
-        outputs = [_float32_output(keras, n)(o) for n, o in zip(names, outputs)]
+        outputs = [o if _is_float32(o) else _float32_output(keras, n)(o) for n, o in zip(names, outputs)]
     return keras.Model(inputs=list(inputs.values()) if len(inputs) > 1 else next(iter(inputs.values())),
                        outputs=outputs if len(outputs) > 1 else outputs[0], name=cfg.experiment.name)

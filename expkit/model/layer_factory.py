@@ -1,0 +1,67 @@
+"""make_layer: one layer spec -> one Keras layer object, with the model-wide defaults applied.
+
+Every layer with a kernel (Dense, Conv*, recurrent, attention, Embedding, ... whichever way it is
+spelled) takes model.initializer for its kernel and model.regularization's l1/l2 for its kernel
+regularizer, unless the layer sets its own. Initializers, regularizers and constraints written as
+names or mappings become Keras objects here.
+"""
+from __future__ import annotations
+
+from expkit.config.catalog import KERNEL_INITIALIZERS, KERNEL_REGULARIZERS, layer_args
+from expkit.config.components import ConstraintSpec, InitializerSpec, RegularizerSpec
+from expkit.config.layers import KernelSpec, LayerSpec
+
+
+def keras_object(keras, value):
+    """A config component -> the Keras object; anything else as it is."""
+    if isinstance(value, InitializerSpec):
+        return getattr(keras.initializers, value.keras_class())(**value.keras_kwargs())
+    if isinstance(value, RegularizerSpec):
+        return keras.regularizers.L1L2(l1=value.l1, l2=value.l2)
+    if isinstance(value, ConstraintSpec):
+        return getattr(keras.constraints, value.keras_class())(**value.keras_kwargs())
+    return value
+
+
+def _escape_hatch(keras, spec, name: str):
+    cls = getattr(keras.layers, spec.class_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, keras.layers.Layer)):
+        from expkit.errors import suggest
+        options = [n for n in dir(keras.layers) if n[:1].isupper()]
+        raise ValueError(f"keras.layers has no layer '{spec.class_name}'{suggest(spec.class_name, options)}")
+    return cls(name=name, **spec.config)
+
+
+def model_defaults(spec: LayerSpec, cfg, reg) -> dict:
+    """The kernel initializer and regularizer a layer takes from the model unless it sets its own."""
+    args = layer_args(spec.type)
+    out = {}
+    if isinstance(spec, KernelSpec):
+        init = spec.initializer or cfg.model.initializer
+        for key in KERNEL_INITIALIZERS:
+            if key in args and getattr(spec, key, None) is None:
+                out[key] = init
+        if reg.l1 or reg.l2:
+            for key in KERNEL_REGULARIZERS:
+                if key in args and getattr(spec, key, None) is None:
+                    out[key] = RegularizerSpec(l1=reg.l1, l2=reg.l2)
+    return out
+
+
+def make_layer(keras, spec: LayerSpec, name: str, cfg, reg, *, no_activation=False):
+    """One Keras layer from its spec, with the model's initializer and L1/L2 unless it overrides them."""
+    if spec.type == "Keras":
+        return _escape_hatch(keras, spec, name)
+    kwargs = {**spec.keras_kwargs(), **model_defaults(spec, cfg, reg)}
+    kwargs = {k: keras_object(keras, v) for k, v in kwargs.items()}
+    if no_activation:
+        kwargs["activation"] = None
+    cls = getattr(keras.layers, spec.type)
+    wrapped = getattr(spec, "layer", None)
+    if isinstance(wrapped, LayerSpec):  # Bidirectional, TimeDistributed, SpectralNormalization
+        inner = make_layer(keras, wrapped, f"{name}_inner", cfg, reg)
+        backward = getattr(spec, "backward_layer", None)
+        if backward is not None:
+            kwargs["backward_layer"] = make_layer(keras, backward, f"{name}_backward", cfg, reg)
+        return cls(inner, name=name, **kwargs)
+    return cls(name=name, **kwargs)
