@@ -230,3 +230,81 @@ def test_optimizer_arguments_reach_keras(tmp_path):
     opt = build(loaded, (2,)).optimizer
     assert type(opt).__name__ == "SGD" and opt.nesterov and opt.momentum == 0.9
     assert float(keras.ops.convert_to_numpy(opt.learning_rate)) == pytest.approx(0.05)
+
+
+# --- several tensors by name, shared layers ---------------------------------------------------------
+
+def graph(tmp_path, inputs, layers, outputs=None):
+    model = {"inputs": inputs, "layers": layers}
+    if outputs:
+        model["outputs"] = outputs
+    return load(tmp_path, layers, model=model)
+
+
+def test_multi_head_attention_reads_query_and_value_by_name(tmp_path):
+    loaded = graph(tmp_path, [{"name": "q", "shape": [5, 8]}, {"name": "v", "shape": [7, 8]}], [
+        {"type": "MultiHeadAttention", "num_heads": 2, "key_dim": 4, "inputs": {"query": "q", "value": "v"},
+         "call": {"use_causal_mask": False}, "name": "mha"},
+        {"type": "GlobalAveragePooling1D"}, {"type": "Dense", "units": 1}])
+    model = build_model(loaded.config, {}, steps_per_epoch=1)
+    q, v = keras.Input((5, 8)), keras.Input((7, 8))
+    x = keras.layers.MultiHeadAttention(2, 4)(q, v)
+    ref = keras.Model([q, v], keras.layers.Dense(1)(keras.layers.GlobalAveragePooling1D()(x)))
+    assert model.get_layer("mha").count_params() == ref.layers[2].count_params() == 288
+    assert model.count_params() == ref.count_params()
+
+
+@pytest.mark.parametrize("inputs", [["q", "v"], {"value": "v", "query": "q"}])
+def test_attention_takes_a_list_or_its_slots_by_name(tmp_path, inputs):
+    loaded = graph(tmp_path, [{"name": "q", "shape": [5, 4]}, {"name": "v", "shape": [6, 4]}], [
+        {"type": "Attention", "inputs": inputs, "name": "att"}, {"type": "Flatten"}])
+    model = build_model(loaded.config, {}, steps_per_epoch=1)
+    assert model.output_shape == (None, 20)  # the query's 5 steps: the order was kept
+
+
+@pytest.mark.parametrize("layer, message", [
+    ({"type": "MultiHeadAttention", "num_heads": 1, "key_dim": 2, "inputs": {"querry": "q", "value": "v"}},
+     "model.layers[0].inputs.querry: MultiHeadAttention has no call argument 'querry' (did you mean 'query'?)"),
+    ({"type": "Dense", "units": 1, "inputs": ["q", "v"]},
+     "model.layers[0].inputs: Dense reads one node, got 2; merge them first with Concatenate or Add"),
+    ({"type": "Add", "inputs": {"a": "q", "b": "v"}},
+     "model.layers[0].inputs: Add merges a list of nodes: write inputs: [a, b], not a mapping"),
+    ({"type": "MultiHeadAttention", "num_heads": 1, "key_dim": 2, "inputs": ["q", "v"], "call": {"causal": True}},
+     "model.layers[0].call.causal: MultiHeadAttention has no call argument 'causal'"),
+    ({"share": "nothing", "inputs": "q"}, "model.layers[0].share: no layer named 'nothing' above this one to share"),
+])
+def test_wiring_errors_say_what_keras_call_takes(tmp_path, layer, message):
+    from expkit.errors import ConfigError
+    with pytest.raises(ConfigError) as exc:
+        graph(tmp_path, [{"name": "q", "shape": [3, 2]}, {"name": "v", "shape": [3, 2]}], [layer])
+    assert message in str(exc.value)
+
+
+def test_a_shared_tower_has_one_set_of_weights(tmp_path):
+    """Siamese towers: the second branch re-applies the first one's layers (a list of names)."""
+    loaded = graph(tmp_path, [{"name": "a", "shape": [6]}, {"name": "b", "shape": [6]}], [
+        {"type": "Dense", "units": 16, "activation": "relu", "inputs": "a", "name": "t1"},
+        {"type": "Dense", "units": 8, "name": "t2"},
+        {"share": ["t1", "t2"], "inputs": "b", "name": "tb"},
+        {"type": "Subtract", "inputs": ["t2", "tb"]},
+        {"type": "Dense", "units": 1, "activation": "sigmoid"}])
+    model = build_model(loaded.config, {}, steps_per_epoch=1)
+    a, b = keras.Input((6,)), keras.Input((6,))
+    d1, d2 = keras.layers.Dense(16, activation="relu"), keras.layers.Dense(8)
+    out = keras.layers.Dense(1, activation="sigmoid")(keras.layers.Subtract()([d2(d1(a)), d2(d1(b))]))
+    ref = keras.Model([a, b], out)
+    assert model.count_params() == ref.count_params() == 16 * 7 + 8 * 17 + 9
+    x = np.ones((2, 6), "float32")
+    same = model.predict([x, x], verbose=0)  # equal towers on equal inputs: the difference is zero
+    bias = model.layers[-1].get_weights()[1]
+    assert np.allclose(same, 1 / (1 + np.exp(-bias)), atol=1e-6)
+
+
+def test_a_shared_embedding_counts_once(tmp_path):
+    loaded = graph(tmp_path, [{"name": "x1", "shape": [4], "dtype": "int32"}, {"name": "x2", "shape": [4], "dtype": "int32"}], [
+        {"type": "Embedding", "input_dim": 50, "output_dim": 3, "inputs": "x1", "name": "emb"},
+        {"share": "emb", "inputs": "x2"},
+        {"type": "Concatenate", "inputs": ["emb", "layer_1_shared"], "axis": 1},
+        {"type": "Flatten"}, {"type": "Dense", "units": 1}])
+    model = build_model(loaded.config, {}, steps_per_epoch=1)
+    assert model.count_params() == 50 * 3 + 24 + 1
