@@ -10,7 +10,7 @@ from expkit.errors import EXIT_INTERRUPTED, ExpkitError, TrainingFailed
 
 # Every subcommand, in the order --help lists them: one module each in expkit/cli/.
 COMMANDS = ("train", "validate", "summary", "schema", "compare", "diff", "sweep", "plot", "export", "predict",
-            "serve", "neighbours")
+            "serve", "neighbours", "mlflow-sync")
 
 
 def add_set_option(parser) -> None:
@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"expkit {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
-        importlib.import_module(f"expkit.cli.{name}").add_parser(sub)
+        importlib.import_module(f"expkit.cli.{name.replace('-', '_')}").add_parser(sub)
     return parser
 
 
