@@ -308,3 +308,63 @@ def test_a_shared_embedding_counts_once(tmp_path):
         {"type": "Flatten"}, {"type": "Dense", "units": 1}])
     model = build_model(loaded.config, {}, steps_per_epoch=1)
     assert model.count_params() == 50 * 3 + 24 + 1
+
+
+# --- losses and metrics with arguments, several outputs ---------------------------------------------
+
+def test_huber_delta_and_metrics_with_arguments_reach_keras(tmp_path):
+    loaded = load(tmp_path, [{"type": "Dense", "units": 1, "activation": "sigmoid"}], compile={
+        "loss": {"name": "huber", "delta": 0.5},
+        "metrics": ["accuracy", {"name": "AUC", "curve": "PR"}, {"name": "precision", "thresholds": 0.7},
+                    "true_positives", "rmse"]})
+    model = build(loaded, (2,))
+    assert isinstance(model.loss, keras.losses.Huber)
+    assert float(model.loss(np.array([[2.0]]), np.array([[0.0]]))) == pytest.approx(0.5 * (2 - 0.25))  # delta 0.5
+    model.fit(np.zeros((4, 2)), np.ones((4, 1)), verbose=0)
+    names = [m.name for m in model.metrics[1].metrics] if hasattr(model.metrics[1], "metrics") else []
+    assert {"auc", "precision", "true_positives", "rmse"} <= set(names)
+    auc = next(m for m in model.metrics[1].metrics if m.name == "auc")
+    assert auc.curve.name == "PR"
+
+
+@pytest.mark.parametrize("compile, message", [
+    ({"loss": {"name": "huber", "delta": 1, "deltta": 2}}, "unknown key 'deltta' for loss 'huber' (did you mean 'delta'?)"),
+    ({"loss": "mse", "metrics": [{"name": "auc", "curv": "PR"}]}, "unknown key 'curv' for metric 'auc' (did you mean 'curve'?)"),
+    ({"loss": {"out": "mse"}}, "compile.loss.out: a per-output setting needs a model with several outputs"),
+])
+def test_loss_and_metric_arguments_are_checked(tmp_path, compile, message):
+    from expkit.errors import ConfigError
+    with pytest.raises(ConfigError) as exc:
+        load(tmp_path, [{"type": "Dense", "units": 1}], compile=compile)
+    assert message in str(exc.value)
+
+
+def two_outputs(tmp_path, compile):
+    layers = [{"type": "Dense", "units": 4, "name": "h", "inputs": "x"},
+              {"type": "Dense", "units": 1, "name": "priority", "inputs": "h", "activation": "sigmoid"},
+              {"type": "Dense", "units": 3, "name": "department", "inputs": "h", "activation": "softmax"}]
+    return load(tmp_path, layers, compile=compile, model={
+        "inputs": [{"name": "x", "shape": [5]}], "layers": layers, "outputs": ["priority", "department"]})
+
+
+def test_several_outputs_take_their_own_loss_weight_and_metrics(tmp_path):
+    loaded = two_outputs(tmp_path, {"loss": {"priority": "binary_crossentropy",
+                                             "department": "sparse_categorical_crossentropy"},
+                                    "loss_weights": {"priority": 1.0, "department": 0.2},
+                                    "metrics": {"department": ["accuracy"], "priority": [{"name": "auc"}]}})
+    model = build_model(loaded.config, {}, steps_per_epoch=1)
+    x = np.random.default_rng(0).normal(size=(8, 5)).astype("float32")
+    y = {"priority": np.ones((8, 1)), "department": np.zeros((8,), "int32")}
+    history = model.fit(x, y, epochs=1, verbose=0).history
+    assert {"priority_loss", "department_loss", "department_accuracy", "priority_auc"} <= set(history)
+    from expkit.model.compiling import logged_metric_names
+    from expkit.config.loader import resolved_data
+    assert set(logged_metric_names(resolved_data(loaded.config)["compile"])) <= set(history)
+
+
+def test_a_per_output_key_must_name_an_output(tmp_path):
+    from expkit.errors import ConfigError
+    with pytest.raises(ConfigError) as exc:
+        two_outputs(tmp_path, {"loss": {"priority": "mse", "departmnt": "mse"}})
+    assert "compile.loss.departmnt: no model output named 'departmnt' (did you mean 'department'?)" in str(exc.value)
+    assert "no loss for output department" in str(exc.value)

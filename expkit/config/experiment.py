@@ -46,8 +46,11 @@ def cross_checks(cfg: ExperimentConfig, valid: set[str] | None = None) -> list[t
         return valid is None or valid.issuperset(sections)
 
     problems = list(cfg.model.wiring_problems()) if ready("model") else []
+    if ready("compile", "model"):
+        problems += _per_output_problems(cfg)
     if ready("compile", "dataset"):
-        loss, labels = cfg.compile.loss.name, cfg.dataset.labels
+        one_loss = not isinstance(cfg.compile.loss, dict)
+        loss, labels = (cfg.compile.loss.name if one_loss else None), cfg.dataset.labels
         if loss == "categorical_crossentropy" and labels == "sparse":
             problems.append(("compile.loss", "categorical_crossentropy needs one-hot labels, but dataset.labels "
                              "is sparse: use sparse_categorical_crossentropy, or set dataset.labels: one_hot"))
@@ -67,4 +70,25 @@ def cross_checks(cfg: ExperimentConfig, valid: set[str] | None = None) -> list[t
             if spec and spec.monitor.startswith("val_") and not has_val:
                 problems.append((f"training.callbacks.{key}.monitor", f"watches '{spec.monitor}' but there is no "
                                  "validation split: set dataset.validation_split (e.g. 0.1) or monitor a training metric"))
+    return problems
+
+
+def _per_output_problems(cfg: ExperimentConfig) -> list[tuple[str, str]]:
+    """Per-output loss, loss_weights and metrics name the model's outputs, and only a model with several."""
+    from expkit.errors import suggest
+    outputs = list(cfg.model.outputs or [])
+    problems = []
+    for key, name in cfg.compile.per_output_keys():
+        if len(outputs) < 2:
+            problems.append((key, "a per-output setting needs a model with several outputs (model.outputs: "
+                                  f"[a, b]); this model has one: write a single {key.split('.')[1]} instead"))
+            break
+        if name not in outputs:
+            problems.append((key, f"no model output named '{name}'{suggest(name, outputs)}; "
+                                  f"model.outputs are {', '.join(outputs)}"))
+    if isinstance(cfg.compile.loss, dict) and len(outputs) > 1:
+        missing = [o for o in outputs if o not in cfg.compile.loss]
+        if missing:
+            problems.append(("compile.loss", f"no loss for output{'s' * (len(missing) > 1)} {', '.join(missing)}: "
+                                             "give every output in model.outputs a loss"))
     return problems

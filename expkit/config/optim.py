@@ -3,9 +3,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import ConfigDict, Discriminator, Field, Tag, PositiveFloat, PositiveInt, model_validator
 
 from expkit.config.base import KeyProblem, NamedSpec, Spec
+from expkit.config.catalog import CATALOG
+from expkit.config.components import keras_snake
+from expkit.errors import suggest
 
 AutoSteps = PositiveInt | Literal["auto"]
 
@@ -133,10 +136,48 @@ METRICS = ("accuracy", "binary_accuracy", "categorical_accuracy", "sparse_catego
            "root_mean_squared_error", "rmse", "auc", "precision", "recall",
            "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
            "cosine_similarity", "r2_score")
+ABBREVIATIONS = {"mse": "mean_squared_error", "mae": "mean_absolute_error", "mape": "mean_absolute_percentage_error",
+                 "msle": "mean_squared_logarithmic_error", "rmse": "root_mean_squared_error"}
+# Every loss and metric class of the installed Keras, by snake_case name (catalogue): Huber, AUC, TruePositives...
+STRING_LOSSES, STRING_METRICS = LOSSES, METRICS  # Keras takes these as strings; logs keep their names
+LOSS_CLASSES = {keras_snake(n): n for n in CATALOG["losses"]}
+METRIC_CLASSES = {keras_snake(n): n for n in CATALOG["metrics"]}
+LOSSES += tuple(n for n in LOSS_CLASSES if n not in LOSSES)
+METRICS += tuple(n for n in METRIC_CLASSES if n not in METRICS)
+MetricName = Literal[METRICS]  # type: ignore[valid-type]
 
 
-class LossSpec(NamedSpec):
-    name: Literal[LOSSES] = Field(description="Keras loss name: " + ", ".join(LOSSES) + ".")  # type: ignore[valid-type]
+def _keras_arguments(spec, kind: str, classes: dict, table: dict, skip: set) -> None:
+    """The keys besides `name` must be arguments of the Keras class (Huber's delta, AUC's curve)."""
+    cls = classes.get(ABBREVIATIONS.get(spec.name, spec.name))
+    allowed = set(table[cls]["args"]) - skip if cls else set()
+    for key in spec.model_extra or {}:
+        if key not in allowed:
+            hint = suggest(key, sorted(allowed)) or (f"; it takes {', '.join(sorted(allowed))}" if allowed
+                                                     else f"; {kind} '{spec.name}' takes no arguments")
+            raise KeyProblem(key, f"unknown key '{key}' for {kind} '{spec.name}'{hint}")
+
+
+class _ClassSpec(NamedSpec):
+    """A Keras loss or metric by snake_case name or class name, with its constructor arguments."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, validate_default=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _snake(cls, data):
+        if isinstance(data, dict) and isinstance(data.get("name"), str) and data["name"][:1].isupper():
+            data = {**data, "name": keras_snake(data["name"])}
+        return data
+
+    def keras_kwargs(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class LossSpec(_ClassSpec):
+    name: Literal[LOSSES] = Field(description=(  # type: ignore[valid-type]
+        "Keras loss name (snake_case, or the class name): " + ", ".join(LOSSES) + ". Any other key is an argument "
+        "of Keras' loss class, e.g. {name: huber, delta: 2.0}."))
     from_logits: bool | None = Field(None, description=(
         "Crossentropy losses: the model outputs raw scores (no softmax/sigmoid on the last layer)."))
     label_smoothing: float | None = Field(None, ge=0, lt=1, description="Crossentropy losses: label smoothing.")
@@ -149,12 +190,53 @@ class LossSpec(NamedSpec):
         if self.name.startswith("sparse") and self.label_smoothing is not None:
             raise KeyProblem("label_smoothing", "sparse_categorical_crossentropy takes no label_smoothing: use one-hot labels "
                              "(dataset.labels: one_hot) with categorical_crossentropy")
+        _keras_arguments(self, "loss", LOSS_CLASSES, CATALOG["losses"], {"from_logits", "label_smoothing", "name"})
+        return self
+
+    def keras_class(self) -> str | None:
+        return LOSS_CLASSES.get(ABBREVIATIONS.get(self.name, self.name))
+
+
+class MetricSpec(_ClassSpec):
+    name: MetricName = Field(description=(
+        "Keras metric name (snake_case, or the class name), e.g. auc, precision, true_positives. Any other key is an "
+        "argument of Keras' metric class, e.g. {name: auc, curve: PR} or {name: precision, thresholds: 0.7}."))
+
+    @model_validator(mode="after")
+    def _arguments(self):
+        _keras_arguments(self, "metric", METRIC_CLASSES, CATALOG["metrics"], {"name"})
         return self
 
 
+Metric = MetricName | MetricSpec
+
+
+def _loss_form(value) -> str:
+    return "per_output" if isinstance(value, dict) and "name" not in value else "one"
+
+
+Loss = Annotated[Union[Annotated[LossSpec, Tag("one")], Annotated[dict[str, LossSpec], Tag("per_output")]],
+                 Discriminator(_loss_form)]
+
+
 class CompileConfig(Spec):
-    loss: LossSpec = Field(description="The loss: a Keras loss name, or {name, from_logits, label_smoothing}.")
-    metrics: list[Literal[METRICS]] = Field(default_factory=list, description=(  # type: ignore[valid-type]
-        "Metrics reported each epoch: " + ", ".join(METRICS) + "."))
+    loss: Loss = Field(description=(
+        "The loss: a Keras loss name, or {name, ...its arguments}; for a model with several outputs, "
+        "a mapping from each output's name (model.outputs) to its loss."))
+    loss_weights: dict[str, float] | None = Field(None, description=(
+        "Several outputs: each output's weight in the total loss (Keras' loss_weights); default 1 each."))
+    metrics: list[Metric] | dict[str, list[Metric]] = Field(default_factory=list, description=(  # type: ignore[valid-type]
+        "Metrics reported each epoch: names (" + ", ".join(STRING_METRICS) + ", and every other Keras metric "
+        "class in snake_case), or {name, ...its arguments}; for several outputs, a mapping from output "
+        "name to its list."))
     optimizer: OptimizerSpec = Field(default_factory=lambda: OptimizerSpec(name="adam"), description=(
         "The optimizer: a name, or {name, learning_rate, ...its arguments}."))
+
+    def per_output_keys(self) -> list[tuple[str, str]]:
+        """(key, output name) of every per-output setting, to check against model.outputs."""
+        keys = []
+        for section in ("loss", "loss_weights", "metrics"):
+            value = getattr(self, section)
+            if isinstance(value, dict):
+                keys += [(f"compile.{section}.{name}", name) for name in value]
+        return keys

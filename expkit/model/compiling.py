@@ -2,17 +2,33 @@
 from __future__ import annotations
 
 from expkit.config.experiment import ExperimentConfig
-from expkit.config.optim import OPTIMIZER_CLASSES, OptimizerSpec
+from expkit.config.optim import ABBREVIATIONS, STRING_LOSSES, OPTIMIZER_CLASSES, LossSpec, OptimizerSpec
+from expkit.config.optim import METRIC_CLASSES as KERAS_METRICS, STRING_METRICS as PLAIN_METRICS
 from expkit.errors import BuildError
 
-LOSS_CLASSES = {"binary_crossentropy": "BinaryCrossentropy", "categorical_crossentropy": "CategoricalCrossentropy",
-                "sparse_categorical_crossentropy": "SparseCategoricalCrossentropy",
-                "binary_focal_crossentropy": "BinaryFocalCrossentropy",
-                "categorical_focal_crossentropy": "CategoricalFocalCrossentropy"}
 # Metrics whose string form Keras does not accept, or names differently in the logs.
 METRIC_CLASSES = {"rmse": ("RootMeanSquaredError", "rmse"), "root_mean_squared_error": ("RootMeanSquaredError", "rmse"),
                   "auc": ("AUC", "auc"), "precision": ("Precision", "precision"), "recall": ("Recall", "recall"),
                   "r2_score": ("R2Score", "r2_score")}
+# The names Keras accepts as strings for a metric (the rest are built from their class).
+STRING_METRICS = set(PLAIN_METRICS) - set(METRIC_CLASSES)
+
+
+def logged_metric_names(compile_section: dict | None) -> list[str]:
+    """The names Keras logs the compiled metrics under, from a resolved config's `compile` (plain data).
+    Several outputs: Keras prefixes each output's loss and metrics with its name (title_loss)."""
+    compile_section = compile_section or {}
+    metrics = compile_section.get("metrics") or []
+    groups = metrics.items() if isinstance(metrics, dict) else [(None, metrics)]
+    names = []
+    if isinstance(compile_section.get("loss"), dict) and "name" not in compile_section["loss"]:
+        names += [f"{output}_loss" for output in compile_section["loss"]]
+    for output, items in groups:
+        for item in items:
+            name = item if isinstance(item, str) else item.get("name", "")
+            logged = METRIC_CLASSES.get(name, (None, name))[1]
+            names.append(f"{output}_{logged}" if output else logged)
+    return names
 
 
 def make_schedule(keras, lr, steps_per_epoch: int | None, epochs: int):
@@ -51,24 +67,38 @@ def make_optimizer(keras, spec: OptimizerSpec, steps_per_epoch: int | None, epoc
     return getattr(keras.optimizers, OPTIMIZER_CLASSES[spec.name])(**kwargs)
 
 
-def make_loss(keras, cfg: ExperimentConfig):
-    loss = cfg.compile.loss
+def _one_loss(keras, loss: LossSpec):
     options = {k: v for k, v in (("from_logits", loss.from_logits), ("label_smoothing", loss.label_smoothing))
                if v is not None}
-    if not options:
+    options.update(loss.keras_kwargs())
+    if not options and loss.name in STRING_LOSSES:
         return loss.name
-    return getattr(keras.losses, LOSS_CLASSES[loss.name])(**options)
+    return getattr(keras.losses, loss.keras_class())(**options)
 
 
-def make_metrics(keras, cfg: ExperimentConfig) -> list:
-    metrics = []
-    for name in cfg.compile.metrics:
-        if name in METRIC_CLASSES:
-            cls, log_name = METRIC_CLASSES[name]
-            metrics.append(getattr(keras.metrics, cls)(name=log_name))
-        else:
-            metrics.append(name)
-    return metrics
+def make_loss(keras, cfg: ExperimentConfig):
+    loss = cfg.compile.loss
+    if isinstance(loss, dict):
+        return {output: _one_loss(keras, spec) for output, spec in loss.items()}
+    return _one_loss(keras, loss)
+
+
+def _one_metric(keras, item):
+    name = item if isinstance(item, str) else item.name
+    kwargs = {} if isinstance(item, str) else item.keras_kwargs()
+    if name in METRIC_CLASSES:
+        cls, log_name = METRIC_CLASSES[name]
+        return getattr(keras.metrics, cls)(**{"name": log_name, **kwargs})
+    if name in STRING_METRICS and not kwargs:
+        return name
+    return getattr(keras.metrics, KERAS_METRICS[ABBREVIATIONS.get(name, name)])(**kwargs)
+
+
+def make_metrics(keras, cfg: ExperimentConfig):
+    metrics = cfg.compile.metrics
+    if isinstance(metrics, dict):
+        return {output: [_one_metric(keras, m) for m in items] for output, items in metrics.items()}
+    return [_one_metric(keras, m) for m in metrics]
 
 
 def compile_model(model, cfg: ExperimentConfig, *, steps_per_epoch: int | None, jit_compile: bool) -> None:
@@ -76,6 +106,7 @@ def compile_model(model, cfg: ExperimentConfig, *, steps_per_epoch: int | None, 
     try:
         model.compile(optimizer=make_optimizer(keras, cfg.compile.optimizer, steps_per_epoch, cfg.training.epochs),
                       loss=make_loss(keras, cfg), metrics=make_metrics(keras, cfg),
+                      loss_weights=dict(cfg.compile.loss_weights) if cfg.compile.loss_weights else None,
                       steps_per_execution=cfg.training.steps_per_execution, jit_compile=jit_compile)
     except (ValueError, TypeError) as exc:
         raise BuildError(f"compile: Keras rejected the loss, metrics or optimizer: {exc}") from None

@@ -98,8 +98,8 @@ def hparams_for_run(config: dict, sweep_keys: list[str] | None = None,
 def metrics_for(config: dict) -> list[tuple[str, str]]:
     """(tag, group) of each scalar Keras' TensorBoard callback writes per epoch: the loss and the
     compiled metrics, under the names Keras logs them by, in `train` and `validation`."""
-    from expkit.model.compiling import METRIC_CLASSES  # plain data; imports no Keras
-    names = ["loss"] + [METRIC_CLASSES.get(m, (None, m))[1] for m in lookup(config, "compile.metrics") or []]
+    from expkit.model.compiling import logged_metric_names  # plain data; imports no Keras
+    names = ["loss"] + logged_metric_names(lookup(config, "compile"))
     return [(f"epoch_{name}", group) for name in dict.fromkeys(names) for group in ("train", "validation")]
 
 

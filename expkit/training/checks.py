@@ -37,6 +37,8 @@ def input_shapes_for(cfg: ExperimentConfig, data_shape: tuple | None, locate) ->
 
 def check_outputs(cfg: ExperimentConfig, model, num_classes: int | None, locate) -> None:
     """The last layer must produce one score per class for a classification loss."""
+    if isinstance(cfg.compile.loss, dict):
+        return  # several outputs: Keras checks each output against its target
     loss = cfg.compile.loss.name
     if not num_classes or loss not in CLASS_LOSSES | {"binary_crossentropy"} or not cfg.model.is_sequential:
         return

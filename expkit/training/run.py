@@ -87,6 +87,12 @@ def train(loaded: LoadedConfig, runs_dir: Path) -> Path:
     started = now()
     ready = prepare(loaded)
     keras, splits, model = ready.keras, ready.splits, ready.model
+    outputs = list(cfg.model.outputs or [])
+    if len(outputs) > 1 and not isinstance(splits.y_train, dict):
+        # Found before the run folder exists: a bad input leaves nothing behind.
+        raise DataError(f"{loaded.file}: model.outputs: the model has {len(outputs)} outputs ({', '.join(outputs)}) "
+                        f"but dataset '{cfg.dataset.name}' gives one target per sample; datasets with one named "
+                        "target per output are not supported yet: train such a model from Python (expkit.api)")
     import tensorflow as tf
 
     run_dir = create_run_dir(Path(runs_dir), cfg.experiment.name, started)
