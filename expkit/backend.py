@@ -10,6 +10,8 @@ import re
 import sys
 import tempfile
 
+from expkit.errors import ExpkitError
+
 # TensorFlow's C++ start-up chatter, printed straight to file descriptor 2 before Python's logging
 # exists: it hides the lines users need. TF_CPP_MIN_LOG_LEVEL only works when set before Python
 # starts (TF 2.21 reads it once at load), so the lines are filtered instead.
@@ -37,12 +39,32 @@ def quiet_native_stderr():
                     print(line, file=sys.stderr)
 
 
-def import_keras():
+def import_keras(backend: str | None = None, env: dict[str, str] | None = None):
+    """Keras on `backend` (default: KERAS_BACKEND, else tensorflow). Keras reads KERAS_BACKEND once, at
+    import, so `env` (e.g. JAX's memory and platform variables) is set first; when Keras is already
+    loaded on another backend in this process, that is an error saying how to start afresh."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "keras" in sys.modules and backend:
+        active = sys.modules["keras"].backend.backend()
+        if active != backend:
+            raise ExpkitError(
+                f"training.backend is {backend}, but Keras is already loaded on {active} in this process, and "
+                "Keras chooses its backend once, at import: run `expkit train` from a shell (it reads the config "
+                f"before importing Keras), or set KERAS_BACKEND={backend} before Python imports Keras "
+                "(e.g. restart the notebook's kernel)")
+    for key, value in (env or {}).items():
+        os.environ.setdefault(key, value)
+    if backend:
+        os.environ["KERAS_BACKEND"] = backend
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    if "tensorflow" not in sys.modules:
+    if "tensorflow" not in sys.modules:  # tf.data feeds every backend, so TensorFlow is always loaded
         with quiet_native_stderr():
             import tensorflow as tf
             tf.config.list_physical_devices("GPU")  # the CUDA probe logs here once
+    if "keras" not in sys.modules and os.environ["KERAS_BACKEND"] == "jax":
+        try:
+            import jax  # noqa: F401
+        except ImportError:
+            raise ExpkitError("training.backend is jax, but JAX is not installed: pip install -e '.[jax]'") from None
     import keras
     return keras

@@ -47,3 +47,26 @@ def test_mixed_precision_keeps_the_output_in_float32(tmp_path):
     assert model.layers[0].compute_dtype == "float16"
     assert model.layers[-1].name == "output_float32"
     assert model.outputs[0].dtype == "float32"
+
+
+def test_jax_compiles_by_default_as_keras_does_and_keeps_mixed_precision_rules():
+    plan = choose_device("auto", [], backend="jax")
+    assert plan.jit_compile and not plan.mixed_precision and plan.backend == "jax"
+    assert not choose_device("auto", [], jit_compile=False, backend="jax").jit_compile
+    assert choose_device("auto", ["gpu:0"], backend="jax").mixed_precision
+
+
+def test_gpu_requested_without_one_on_jax_names_jax():
+    with pytest.raises(ExpkitError, match="training.device is gpu, but JAX sees no GPU"):
+        choose_device("gpu", [], backend="jax")
+
+
+def test_backend_env_is_set_before_jax_loads(tmp_path):
+    from expkit.model.device import backend_env
+    from tests.helpers import load
+    layers = [{"type": "Dense", "units": 1}]
+    assert backend_env(load(tmp_path, layers).config.training) == {}
+    jax = load(tmp_path, layers, training={"backend": "jax", "device": "cpu"}).config.training
+    assert backend_env(jax) == {"XLA_PYTHON_CLIENT_PREALLOCATE": "false", "JAX_PLATFORMS": "cpu"}
+    whole = load(tmp_path, layers, training={"backend": "jax", "gpu_memory": "all"}).config.training
+    assert backend_env(whole) == {}

@@ -25,6 +25,8 @@ def add_parser(sub) -> None:
     parser.add_argument("--runs-dir", default="runs", help="runs go to RUNS_DIR/<sweep name>/ (default: runs)")
     parser.add_argument("--name", help="the sweep's name (its folder); default: sweep.name or the file's name")
     parser.add_argument("--jobs", type=int, default=1, help="how many points train at once (default 1)")
+    parser.add_argument("--gpus-per-run", type=int, metavar="K", help="GPUs each point's process sees "
+                        "(CUDA_VISIBLE_DEVICES; default 1 on a machine with GPUs, handed out least-used first)")
     parser.add_argument("--dry-run", action="store_true", help="list the points and what would run, then exit")
     parser.set_defaults(handler=run)
 
@@ -84,6 +86,8 @@ def run(args) -> int:
     from expkit.config import load_config
     if args.jobs < 1:
         raise ExpkitError(f"--jobs {args.jobs}: must be at least 1")
+    if args.gpus_per_run is not None and args.gpus_per_run < 1:
+        raise ExpkitError(f"--gpus-per-run {args.gpus_per_run}: must be at least 1")
     base = load_config(args.config, args.overrides)
     try:
         spec = merge_cli(base.config.sweep, _parse_grid(args.grid), _parse_random(args.random), args.samples,
@@ -96,5 +100,5 @@ def run(args) -> int:
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, stop)
     result = run_sweep(args.config, spec=spec, overrides=args.overrides, runs_dir=args.runs_dir, jobs=args.jobs,
-                       dry_run=args.dry_run)
+                       dry_run=args.dry_run, gpus_per_run=args.gpus_per_run)
     return 1 if result.failed else 0

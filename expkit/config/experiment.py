@@ -48,6 +48,8 @@ def cross_checks(cfg: ExperimentConfig, valid: set[str] | None = None) -> list[t
     problems = list(cfg.model.wiring_problems()) if ready("model") else []
     if ready("compile", "model"):
         problems += _per_output_problems(cfg)
+    if ready("training"):
+        problems += cfg.training.distribution_problems()
     if ready("compile", "dataset"):
         one_loss = not isinstance(cfg.compile.loss, dict)
         loss, labels = (cfg.compile.loss.name if one_loss else None), cfg.dataset.labels

@@ -1,13 +1,15 @@
-"""The `training:` section: epochs, batches, device, speed options and callbacks."""
+"""The `training:` section: epochs, batches, device, backend, distribution, speed options and callbacks."""
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import Field, PositiveInt
+from pydantic import Field, PositiveInt, field_validator
 
 from expkit.config.base import Spec
 
 Mode = Literal["auto", "min", "max"]
+DEVICE_PATTERN = r"^/?(?:job:[\w-]+/(?:replica:\d+/)?(?:task:\d+/)?)?(?:device:)?(?:[cC][pP][uU]|[gG][pP][uU]):\d+$"
 
 
 class EarlyStoppingSpec(Spec):
@@ -51,10 +53,23 @@ class CallbacksConfig(Spec):
 
 class TrainingConfig(Spec):
     epochs: PositiveInt = Field(10, description="Number of passes over the training data.")
-    batch_size: PositiveInt = Field(32, description="Samples per gradient step.")
+    batch_size: PositiveInt = Field(32, description=(
+        "Samples per gradient step: the GLOBAL batch, split evenly over the replicas when training.distribution "
+        "is mirrored or data_parallel (64 over 2 GPUs: 32 per GPU)."))
     shuffle: bool = Field(True, description="Reshuffle the training data every epoch (seeded).")
     device: Literal["auto", "cpu", "gpu"] = Field("auto", description=(
         "auto: the first GPU TensorFlow sees, else the CPU; cpu: force the CPU; gpu: fail if there is none."))
+    backend: Literal["tensorflow", "jax"] = Field("tensorflow", description=(
+        "Keras' backend for this run (set before Keras is imported; needs the jax extra for jax). "
+        "The data still flows through tf.data; the saved model.keras loads on either backend."))
+    distribution: Literal["none", "mirrored", "data_parallel"] = Field("none", description=(
+        "none: one device; mirrored: TensorFlow's MirroredStrategy over every visible GPU (or training.devices); "
+        "data_parallel: Keras' DataParallel over every JAX device (backend: jax). The batch stays global."))
+    devices: list[str] | None = Field(None, min_length=1, description=(
+        "The devices MirroredStrategy mirrors over, e.g. [/gpu:0, /gpu:1] (default: every visible GPU)."))
+    gpu_memory: Literal["growth", "all"] | PositiveInt = Field("growth", description=(
+        "growth: take GPU memory as needed (parallel runs can share a GPU); all: TensorFlow's default, every "
+        "GPU's memory at start; a number: at most that many MiB per GPU (TensorFlow only)."))
     deterministic: bool = Field(False, description=(
         "Turn on TensorFlow's op determinism: bit-identical reruns, somewhat slower."))
     steps_per_execution: PositiveInt = Field(1, description=(
@@ -66,3 +81,34 @@ class TrainingConfig(Spec):
     verbose: Literal["auto", 0, 1, 2] = Field("auto", description=(
         "Keras progress: auto = a progress bar on a terminal, one line per epoch otherwise."))
     callbacks: CallbacksConfig = Field(default_factory=CallbacksConfig, description="Callbacks.")
+
+    @field_validator("devices")
+    @classmethod
+    def _tensorflow_devices(cls, devices):
+        for device in devices or []:
+            if not re.match(DEVICE_PATTERN, device):
+                raise ValueError(f"'{device}' is not a TensorFlow device: write /gpu:N or /cpu:N, e.g. [/gpu:0, /gpu:1]")
+        return devices
+
+    def distribution_problems(self) -> list[tuple[str, str]]:
+        """(path, message) for backend, distribution and device settings that do not work together."""
+        problems = []
+        if self.distribution == "mirrored" and self.backend == "jax":
+            problems.append(("training.distribution", "mirrored is TensorFlow's MirroredStrategy, but training.backend "
+                             "is jax: use distribution: data_parallel on JAX, or backend: tensorflow"))
+        if self.distribution == "data_parallel" and self.backend != "jax":
+            problems.append(("training.distribution", "data_parallel is Keras' JAX DataParallel, but training.backend "
+                             "is tensorflow: set backend: jax, or use distribution: mirrored on TensorFlow"))
+        if self.devices and self.distribution != "mirrored":
+            problems.append(("training.devices", f"lists the devices of distribution: mirrored, but distribution is "
+                             f"{self.distribution}: set training.distribution: mirrored, or remove training.devices"))
+        if self.distribution == "mirrored" and self.steps_per_execution > 1:
+            # Keras 3.15's multi-step loop under MirroredStrategy fails ("You must feed a value for placeholder
+            # tensor ... while/cond/Placeholder"); one step per call works.
+            problems.append(("training.steps_per_execution", f"is {self.steps_per_execution}, but Keras' fit under "
+                             "MirroredStrategy fails with more than one step per execution: set "
+                             "training.steps_per_execution: 1"))
+        if self.backend == "jax" and not isinstance(self.gpu_memory, str):
+            problems.append(("training.gpu_memory", f"a limit in MiB ({self.gpu_memory}) is TensorFlow's; JAX has no "
+                             "such setting: use growth or all (or set XLA_PYTHON_CLIENT_MEM_FRACTION yourself)"))
+        return problems

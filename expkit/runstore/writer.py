@@ -46,7 +46,8 @@ def git_commit(cwd: Path) -> str | None:
 class RunRecord:
     """run.json, rewritten atomically at each change of status."""
 
-    def __init__(self, run_dir: Path, name: str, seed: int, started: datetime, device: str, versions: dict):
+    def __init__(self, run_dir: Path, name: str, seed: int, started: datetime, device: str, versions: dict,
+                 details: dict | None = None):
         self.path = RunFolder(run_dir).run_json
         self.data = {
             "format_version": FORMAT_VERSION, "id": run_dir.name, "name": name, "status": "running",
@@ -54,6 +55,7 @@ class RunRecord:
             "seed": seed, "device": device,
             "versions": {"python": platform.python_version(), "expkit": expkit.__version__, **versions},
             "command": sys.argv[:], "git_commit": git_commit(Path.cwd()), "host": platform.node(), "pid": os.getpid(), "error": None,
+            **(details or {}),  # backend, distribution, replicas, per-replica batch, GPUs given by a sweep
         }
         write_json(self.path, self.data)
 

@@ -2,6 +2,7 @@
 the rest, keep sweep.json current. Shared by `expkit sweep` and `expkit.sweep(...)`."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from expkit.config import load_config
 from expkit.config.sweep import SweepConfig
 from expkit.sweep import manifest
 from expkit.sweep.points import Point, attach_existing, expand, merge_cli, validate_points
+from expkit.sweep.gpus import GpuPool, machine_gpus
 from expkit.sweep.runner import run_points
 
 
@@ -28,7 +30,8 @@ class SweepResult:
 
 
 def run_sweep(config: str | Path, *, spec: SweepConfig | None = None, overrides: list[str] = (),
-              runs_dir: str | Path = "runs", jobs: int = 1, dry_run: bool = False, out=None) -> SweepResult:
+              runs_dir: str | Path = "runs", jobs: int = 1, dry_run: bool = False, out=None,
+              gpus_per_run: int | None = None) -> SweepResult:
     """Train every point of `spec` (default: the config's own sweep: section) not yet completed in
     RUNS_DIR/<sweep name>/. `out` receives each progress line (flushed: a sweep's log is read live)."""
     out = out or (lambda line: print(line, flush=True))
@@ -41,10 +44,11 @@ def run_sweep(config: str | Path, *, spec: SweepConfig | None = None, overrides:
     sweep_dir = Path(runs_dir) / (spec.name or base.config.experiment.name)
     attach_existing(points, sweep_dir)
     todo = [p for p in points if not p.done]
+    gpus = GpuPool(machine_gpus(dict(os.environ)), gpus_per_run)  # a bad --gpus-per-run fails before any run
     result = SweepResult(sweep_dir, points)
 
     out(f"sweep '{sweep_dir.name}': {len(points)} points, all valid; {len(points) - len(todo)} already completed, "
-        f"{len(todo)} to run" + (f" ({jobs} at once)" if jobs > 1 and todo else ""))
+        f"{len(todo)} to run" + (f" ({jobs} at once)" if jobs > 1 and todo else "") + (gpus.describe() if todo else ""))
     if dry_run:
         for p in points:
             state = "completed" if p.done else (f"rerun ({p.existing[-1].status})" if p.existing else "to run")
@@ -65,7 +69,7 @@ def run_sweep(config: str | Path, *, spec: SweepConfig | None = None, overrides:
         out(f"[{done}/{len(points)} completed] point {point.index} ({point.label}): {status} in {seconds:.1f} s"
             + (f" -> {run_dir}" if run_dir else f"; see {sweep_dir / 'logs'}"))
 
-    run_points(todo, file, overrides, sweep_dir, jobs, env, on_done)
+    run_points(todo, file, overrides, sweep_dir, jobs, env, on_done, gpus_per_run)
     failed = result.failed
     out(f"sweep '{sweep_dir.name}': {len(points) - len(failed)} of {len(points)} points completed"
         + (f"; not completed: points {', '.join(map(str, failed))} (re-run the same command to retry)"

@@ -14,17 +14,17 @@ from expkit.training.checks import column_inputs
 def fit_and_evaluate(ready, cfg: ExperimentConfig, run_dir: Path) -> dict:
     from expkit.training.callbacks import make_callbacks
     from expkit.data import make_pipelines
-    import tensorflow as tf
     keras, splits, model = ready.keras, ready.splits, ready.model
     train_ds, val_ds, test_ds = make_pipelines(
         splits, cfg.training.batch_size, cfg.experiment.seed, cache=cfg.dataset.cache,
         shuffle=cfg.training.shuffle, shuffle_buffer=cfg.dataset.shuffle_buffer, input_names=column_inputs(cfg, splits),
         cache_dir=cfg.dataset.cache_dir)
+    train_ds, val_ds, test_ds = ready.distribution.even_batches(train_ds, val_ds, test_ds)
     verbose = cfg.training.verbose
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2
     callbacks = make_callbacks(keras, cfg.training.callbacks, run_dir)
-    with tf.device(ready.plan.device):
+    with ready.distribution.placement():
         t0 = time.perf_counter()
         # shuffle=False: the tf.data pipeline already reshuffles every epoch with the seed.
         history = model.fit(train_ds, validation_data=val_ds, epochs=cfg.training.epochs,

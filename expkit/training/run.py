@@ -13,7 +13,8 @@ from expkit.backend import import_keras
 from expkit.config.experiment import ExperimentConfig
 from expkit.config.loader import LoadedConfig, resolved_data
 from expkit.errors import DataError, TrainingFailed
-from expkit.model.device import DevicePlan, apply_device, choose_device
+from expkit.model.device import DevicePlan, apply_device, backend_env, choose_device, visible_gpus
+from expkit.model.distribution import Distribution, make_distribution
 from expkit.runstore import RunFolder, RunRecord, create_run_dir, now, write_atomic, write_json
 from expkit.training.checks import check_outputs, first_layer_type, input_shapes_for
 from expkit.training.fit import fit_and_evaluate
@@ -26,17 +27,19 @@ class Prepared:
     device_name: str
     splits: object
     model: object
+    distribution: Distribution
 
 
 def prepare(loaded: LoadedConfig, *, load_data: bool = True) -> Prepared:
     """Device, seeds, data and model: every input error surfaces here, before anything is written."""
     from expkit.data import describe_input, load_splits
     cfg = loaded.config
-    keras = import_keras()
+    keras = import_keras(cfg.training.backend, backend_env(cfg.training))
     import tensorflow as tf
-    plan = choose_device(cfg.training.device, [d.name for d in tf.config.list_physical_devices("GPU")],
-                         cfg.training.jit_compile, cfg.training.mixed_precision)
-    device_name = apply_device(plan, tf)
+    plan = choose_device(cfg.training.device, visible_gpus(cfg.training.backend, tf),
+                         cfg.training.jit_compile, cfg.training.mixed_precision, cfg.training.backend)
+    device_name = apply_device(plan, tf, cfg.training.gpu_memory)
+    distribution = make_distribution(cfg.training, plan, keras, loaded.source.locate)
     keras.utils.set_random_seed(cfg.experiment.seed)
     if cfg.training.deterministic:
         tf.config.experimental.enable_op_determinism()
@@ -54,8 +57,9 @@ def prepare(loaded: LoadedConfig, *, load_data: bool = True) -> Prepared:
         key = "path" if cfg.dataset.path else "name"
         where = loaded.source.locate(("dataset", key))
         raise DataError(f"{where or loaded.file}: dataset.{key}: {exc}") from None
-    model = build_for(cfg, keras, shape, classes, steps, loaded.source.locate, plan)
-    return Prepared(keras, plan, device_name, splits, model)
+    with distribution.scope():  # variables are mirrored / laid out over the devices as they are made
+        model = build_for(cfg, keras, shape, classes, steps, loaded.source.locate, plan)
+    return Prepared(keras, plan, distribution.describe(device_name), splits, model, distribution)
 
 
 def build_for(cfg, keras, data_shape, num_classes, steps_per_epoch, locate, plan: DevicePlan):
@@ -69,6 +73,13 @@ def build_for(cfg, keras, data_shape, num_classes, steps_per_epoch, locate, plan
 
 def _steps(splits, cfg: ExperimentConfig) -> int:
     return max(1, -(-len(splits.x_train) // cfg.training.batch_size))
+
+
+def _jax_version(cfg: ExperimentConfig) -> dict:
+    if cfg.training.backend != "jax":
+        return {}
+    import jax
+    return {"jax": jax.__version__}
 
 
 def _interrupt_on_sigterm() -> None:
@@ -101,7 +112,8 @@ def train(loaded: LoadedConfig, runs_dir: Path) -> Path:
     # The same resolved config as JSON: compare reads thousands of runs, and JSON parses ~50x faster.
     write_json(folder.config_json, resolved_data(cfg))
     record = RunRecord(run_dir, cfg.experiment.name, cfg.experiment.seed, started, ready.device_name,
-                       {"tensorflow": tf.__version__, "keras": keras.__version__})
+                       {"tensorflow": tf.__version__, "keras": keras.__version__, **_jax_version(cfg)},
+                       details=ready.distribution.record(cfg.training.backend))
     print(f"run folder: {run_dir}\ndevice: {ready.device_name}; {model.count_params():,} parameters; "
           f"{len(splits.x_train):,} training samples", flush=True)
     _interrupt_on_sigterm()

@@ -1,0 +1,105 @@
+"""How a run spreads over devices: one device, TensorFlow's MirroredStrategy, or Keras' DataParallel on JAX.
+
+The model is built and compiled inside `scope()` (variables are mirrored, or laid out on the JAX mesh, as
+they are created) and fit runs inside `placement()`. training.batch_size stays the global batch: each
+replica gets batch_size / replicas samples per step.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+
+from expkit.errors import ExpkitError
+from expkit.model.device import DevicePlan
+
+
+@dataclass
+class Distribution:
+    kind: str                       # none | mirrored | data_parallel
+    replicas: int
+    devices: list[str]
+    global_batch: int
+    strategy: object = None         # tf.distribute.MirroredStrategy or keras.distribution.DataParallel
+    device: str = "/CPU:0"          # where kind none places its ops
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def per_replica_batch(self) -> int:
+        return self.global_batch // self.replicas
+
+    def scope(self):
+        """Where the model is built and compiled."""
+        if self.kind == "mirrored":
+            return self.strategy.scope()
+        if self.kind == "data_parallel":
+            return self.strategy.scope()
+        return contextlib.nullcontext()
+
+    def placement(self):
+        """Where fit and evaluate run: MirroredStrategy places its own replicas; DataParallel's scope makes
+        fit shard each batch over the mesh; one device is pinned with tf.device."""
+        if self.kind == "none":
+            import tensorflow as tf
+            return tf.device(self.device)
+        return self.scope() if self.kind == "data_parallel" else contextlib.nullcontext()
+
+    def describe(self, device_name: str) -> str:
+        """The printed device line."""
+        if self.kind == "none":
+            return device_name
+        name = "MirroredStrategy" if self.kind == "mirrored" else "DataParallel"
+        return (f"{device_name}; {name} over {self.replicas} replicas ({', '.join(self.devices)}), "
+                f"{self.per_replica_batch} samples per replica of the global batch of {self.global_batch}")
+
+    def record(self, backend: str) -> dict:
+        """What run.json keeps about the devices."""
+        data = {"backend": backend, "distribution": self.kind, "replicas": self.replicas,
+                "per_replica_batch": self.per_replica_batch, "global_batch": self.global_batch}
+        if self.kind != "none":
+            data["replica_devices"] = self.devices
+        if "CUDA_VISIBLE_DEVICES" in os.environ:  # a sweep gives each child its GPUs this way
+            data["cuda_visible_devices"] = os.environ["CUDA_VISIBLE_DEVICES"]
+        return data
+
+    def even_batches(self, *datasets):
+        """JAX shards every batch over the devices, and a batch that does not split evenly is an error
+        (IndivisibleError), so a last batch of 21 samples on 2 devices keeps 20. At most replicas - 1
+        samples per split are left out of each epoch; MirroredStrategy splits uneven batches itself."""
+        if self.kind != "data_parallel" or self.replicas == 1:
+            return datasets
+        import tensorflow as tf
+        n = self.replicas
+
+        def trim(*batch):
+            size = tf.shape(tf.nest.flatten(batch)[0])[0] // n * n
+            return tf.nest.map_structure(lambda t: t[:size], batch)
+
+        def keep(*batch):
+            return tf.shape(tf.nest.flatten(batch)[0])[0] > 0
+
+        return tuple(None if ds is None else ds.map(trim).filter(keep) for ds in datasets)
+
+
+def make_distribution(training, plan: DevicePlan, keras, locate=lambda path: None) -> Distribution:
+    """The distribution `training.distribution` asks for, over the devices the backend sees."""
+    batch = training.batch_size
+    if training.distribution == "mirrored":
+        import tensorflow as tf
+        strategy = tf.distribute.MirroredStrategy(devices=training.devices)
+        # '/job:localhost/replica:0/task:0/device:CPU:1' -> 'CPU:1'
+        devices = [d.rsplit("device:", 1)[-1] for d in strategy.extended.worker_devices]
+        dist = Distribution("mirrored", strategy.num_replicas_in_sync, devices, batch, strategy)
+    elif training.distribution == "data_parallel":
+        import jax
+        devices = jax.devices()
+        strategy = keras.distribution.DataParallel(devices=devices)
+        dist = Distribution("data_parallel", len(devices), [str(d) for d in devices], batch, strategy)
+    else:
+        return Distribution("none", 1, [plan.device], batch, device=plan.device)
+    if batch % dist.replicas:
+        where = locate(("training", "batch_size"))
+        raise ExpkitError(f"{where or 'config'}: training.batch_size {batch} does not split evenly over "
+                          f"{dist.replicas} replicas ({', '.join(dist.devices)}): it is the global batch, so "
+                          f"use a multiple of {dist.replicas}, e.g. {batch // dist.replicas * dist.replicas or dist.replicas}")
+    return dist
