@@ -22,6 +22,7 @@ from typing import Iterable
 from expkit.analysis import compare as _compare
 from expkit.analysis.compare import ComparisonTable
 from expkit.runstore import Run, read_run
+from expkit.sweep.driver import sweep
 from expkit.runstore import load_runs as _load_runs
 
 __all__ = ["ComparisonTable", "Run", "compare_runs", "load_runs", "sweep", "train"]
@@ -36,22 +37,6 @@ def train(config: str | Path | dict, overrides: Iterable[str] = (), runs_dir: st
     from expkit.training import train as _train
     loaded = load_config(_config_file(config), list(overrides), name=name)
     return read_run(_train(loaded, Path(runs_dir)))
-
-
-def sweep(config: str | Path, overrides: Iterable[str] = (), runs_dir: str | Path = "runs", jobs: int = 1,
-          grid: dict[str, list] | None = None, seeds: int | list[int] | None = None, name: str | None = None,
-          quiet: bool = False):
-    """Run the config's sweep: section, with `grid` and `seeds` on top as `expkit sweep --grid/--seeds`
-    add them (points already completed in RUNS_DIR/<sweep name>/ are skipped); returns a SweepResult
-    (.sweep_dir, .statuses, .failed, .run_dirs)."""
-    from expkit.config import load_config
-    from expkit.sweep import run_sweep
-    from expkit.sweep.points import merge_cli
-    overrides = list(overrides)
-    base = load_config(Path(config), overrides)
-    spec = merge_cli(base.config.sweep, dict(grid or {}), {}, None, seeds, name)
-    return run_sweep(config, spec=spec, overrides=overrides, runs_dir=runs_dir, jobs=jobs,
-                     out=(lambda line: None) if quiet else None)
 
 
 def _config_file(config: str | Path | dict) -> Path:

@@ -40,3 +40,11 @@ def test_train_with_a_bad_config_raises_config_error(tmp_path):
 def test_api_names_are_public():
     import expkit
     assert {"train", "sweep", "load_runs", "compare_runs"} <= set(dir(expkit))
+
+
+def test_expkit_sweep_stays_the_api_function_after_the_package_is_imported():
+    import expkit
+    import expkit.sweep.points  # noqa: F401  (binds the package to expkit.sweep)
+    from expkit.sweep.driver import sweep
+    assert callable(expkit.sweep)
+    assert expkit.api.sweep is sweep

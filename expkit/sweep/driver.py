@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 from expkit.config import load_config
 from expkit.config.sweep import SweepConfig
@@ -76,3 +77,16 @@ def run_sweep(config: str | Path, *, spec: SweepConfig | None = None, overrides:
            if failed else ""))
     out(str(sweep_dir))
     return result
+
+
+def sweep(config: str | Path, overrides: Iterable[str] = (), runs_dir: str | Path = "runs", jobs: int = 1,
+          grid: dict[str, list] | None = None, seeds: int | list[int] | None = None, name: str | None = None,
+          quiet: bool = False):
+    """Run the config's sweep: section, with `grid` and `seeds` on top as `expkit sweep --grid/--seeds`
+    add them (points already completed in RUNS_DIR/<sweep name>/ are skipped); returns a SweepResult
+    (.sweep_dir, .statuses, .failed, .run_dirs)."""
+    overrides = list(overrides)
+    base = load_config(Path(config), overrides)
+    spec = merge_cli(base.config.sweep, dict(grid or {}), {}, None, seeds, name)
+    return run_sweep(config, spec=spec, overrides=overrides, runs_dir=runs_dir, jobs=jobs,
+                     out=(lambda line: None) if quiet else None)
