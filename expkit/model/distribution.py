@@ -62,10 +62,11 @@ class Distribution:
             data["cuda_visible_devices"] = os.environ["CUDA_VISIBLE_DEVICES"]
         return data
 
-    def even_batches(self, *datasets):
+    def even_batches(self, datasets, sizes):
         """JAX shards every batch over the devices, and a batch that does not split evenly is an error
-        (IndivisibleError), so a last batch of 21 samples on 2 devices keeps 20. At most replicas - 1
-        samples per split are left out of each epoch; MirroredStrategy splits uneven batches itself."""
+        (IndivisibleError), so a last batch of 21 samples on 2 devices keeps 20 (one too small to split is
+        left out). At most replicas - 1 samples per split are left out of each epoch; the number of batches
+        stays known to Keras. MirroredStrategy splits uneven batches itself."""
         if self.kind != "data_parallel" or self.replicas == 1:
             return datasets
         import tensorflow as tf
@@ -75,10 +76,16 @@ class Distribution:
             size = tf.shape(tf.nest.flatten(batch)[0])[0] // n * n
             return tf.nest.map_structure(lambda t: t[:size], batch)
 
-        def keep(*batch):
-            return tf.shape(tf.nest.flatten(batch)[0])[0] > 0
-
-        return tuple(None if ds is None else ds.map(trim).filter(keep) for ds in datasets)
+        out = []
+        for ds, size in zip(datasets, sizes):
+            if ds is None or not size or size % self.global_batch % n == 0:
+                out.append(ds)
+                continue
+            batches = -(-size // self.global_batch)
+            if size % self.global_batch < n:  # the last batch would be empty
+                ds = ds.take(batches - 1)
+            out.append(ds.map(trim))
+        return tuple(out)
 
 
 def make_distribution(training, plan: DevicePlan, keras, locate=lambda path: None) -> Distribution:

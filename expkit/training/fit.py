@@ -19,7 +19,8 @@ def fit_and_evaluate(ready, cfg: ExperimentConfig, run_dir: Path) -> dict:
         splits, cfg.training.batch_size, cfg.experiment.seed, cache=cfg.dataset.cache,
         shuffle=cfg.training.shuffle, shuffle_buffer=cfg.dataset.shuffle_buffer, input_names=column_inputs(cfg, splits),
         cache_dir=cfg.dataset.cache_dir)
-    train_ds, val_ds, test_ds = ready.distribution.even_batches(train_ds, val_ds, test_ds)
+    train_ds, val_ds, test_ds = ready.distribution.even_batches(
+        (train_ds, val_ds, test_ds), [None if x is None else len(x) for x in (splits.x_train, splits.x_val, splits.x_test)])
     verbose = cfg.training.verbose
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2
