@@ -1,6 +1,7 @@
 """Every keras.layers class by name with all its arguments: the catalogue, the derived specs, the defaults."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from expkit.backend import import_keras
@@ -138,3 +139,49 @@ def test_a_bad_value_keras_rejects_points_at_the_layer(tmp_path):
     with pytest.raises(BuildError, match=r"model.layers\[0\] \(Conv2DTranspose\): cannot build this layer"):
         build(load(tmp_path, [{"type": "Conv2DTranspose", "filters": 2, "kernel_size": 3, "padding": "sometimes"}]),
               (6, 6, 1))
+
+
+# --- keras.applications backbones --------------------------------------------------------------------
+
+def backbone(tmp_path, **app):
+    layers = [{"type": "Application", "model": "MobileNetV2", "alpha": 0.35, "pooling": "avg", **app},
+              {"type": "Dense", "units": 3, "activation": "softmax"}]
+    return load(tmp_path, layers, model={"input_shape": [32, 32, 3], "layers": layers})
+
+
+def test_a_mobilenet_backbone_with_a_new_head_matches_keras(tmp_path):
+    model = build(backbone(tmp_path, weights=None), (32, 32, 3))
+    ref = keras.Sequential([keras.Input((32, 32, 3)), keras.applications.MobileNetV2(
+        input_shape=(32, 32, 3), alpha=0.35, include_top=False, weights=None, pooling="avg"),
+        keras.layers.Dense(3, activation="softmax")])
+    assert [l.count_params() for l in model.layers] == [l.count_params() for l in ref.layers]
+
+
+def test_unfreeze_top_trains_only_the_last_layers_and_keeps_batch_norm_frozen(tmp_path):
+    model = build(backbone(tmp_path, unfreeze_top=5), (32, 32, 3))
+    net = model.layers[0]
+    trainable = [l for l in net.layers if l.trainable]
+    assert trainable and all(l in net.layers[-5:] for l in trainable)
+    assert not any(isinstance(l, keras.layers.BatchNormalization) for l in trainable)
+    frozen = build(backbone(tmp_path, trainable=False), (32, 32, 3))
+    assert len(frozen.trainable_weights) == 2  # only the head's kernel and bias
+
+
+def test_imagenet_weights_that_would_need_a_download_are_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty-keras-home"))
+    with pytest.raises(BuildError, match="weights: imagenet would download MobileNetV2's weights"):
+        build(backbone(tmp_path, weights="imagenet"), (32, 32, 3))
+    with pytest.raises(BuildError, match="weights file 'nowhere.h5' does not exist"):
+        build(backbone(tmp_path, weights="nowhere.h5"), (32, 32, 3))
+
+
+def test_a_local_weights_file_is_loaded(tmp_path):
+    source = keras.applications.MobileNetV2(input_shape=(32, 32, 3), alpha=0.35, include_top=False, weights=None)
+    source.save_weights(tmp_path / "mobilenet.weights.h5")
+    model = build(backbone(tmp_path, weights=str(tmp_path / "mobilenet.weights.h5")), (32, 32, 3))
+    assert np.allclose(model.layers[0].get_weights()[0], source.get_weights()[0])
+
+
+def test_an_unknown_application_argument_suggests_one(tmp_path):
+    with pytest.raises(ConfigError, match="unknown key 'alpah' for MobileNetV2 \\(did you mean 'alpha'\\?\\)"):
+        backbone(tmp_path, alpah=0.5)

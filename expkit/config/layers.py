@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Discriminator, Field, PositiveInt, Tag, field_validator
+from pydantic import ConfigDict, Discriminator, Field, PositiveInt, Tag, field_validator, model_validator
 
 from expkit.config.base import KeyProblem
-from expkit.config.catalog import LAYERS, has_kernel, is_merge, is_recurrent
+from expkit.config.catalog import CATALOG, LAYERS, has_kernel, is_merge, is_recurrent
 from expkit.config.components import Activation
+from expkit.errors import suggest
 from expkit.config.layer_base import EXPKIT_FIELDS, KernelSpec, LayerSpec, WeightedSpec, snake_case
 from expkit.config.layer_fields import derive_spec
 
@@ -232,6 +233,39 @@ class SharedLayer(LayerSpec):
         return [self.share] if isinstance(self.share, str) else list(self.share)
 
 
+APPLICATIONS = CATALOG["applications"]
+
+
+class Application(LayerSpec):
+    """A keras.applications backbone (MobileNetV2, ResNet50, EfficientNetB0, ...) used as one layer."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, validate_default=True)
+    model: Literal[tuple(APPLICATIONS)] = Field(description=(  # type: ignore[valid-type]
+        "The keras.applications model: " + ", ".join(APPLICATIONS) + ". Other keys are its arguments "
+        "(alpha, classes, classifier_activation, ...)."))
+    weights: str | None = Field(None, description=(
+        "null: random weights (offline); a path to a local weights file (.h5 or .weights.h5); imagenet only "
+        "when Keras already has the file in ~/.keras/models (expkit never downloads it)."))
+    include_top: bool = Field(False, description="Keep the ImageNet classifier on top (usually false: add your head).")
+    pooling: Literal["avg", "max"] | None = Field(None, description=(
+        "Pool the last feature map to a vector (avg or max); null keeps the feature map."))
+    unfreeze_top: int | None = Field(None, ge=0, description=(
+        "Fine-tuning: freeze the backbone except its last N layers (0 freezes it all). The backbone then runs "
+        "in inference mode, so its BatchNormalization statistics stay as loaded."))
+
+    @model_validator(mode="after")
+    def _arguments(self):
+        allowed = set(APPLICATIONS[self.model]["args"]) - {"weights", "include_top", "pooling", "input_tensor"}
+        for key in self.model_extra or {}:
+            if key not in allowed:
+                raise KeyProblem(key, f"unknown key '{key}' for {self.model}{suggest(key, sorted(allowed))}; "
+                                 f"it takes {', '.join(sorted(allowed)) or 'no other arguments'}")
+        return self
+
+    def keras_kwargs(self) -> dict[str, Any]:
+        return {"include_top": self.include_top, "pooling": self.pooling, **(self.model_extra or {})}
+
+
 class _Wrapper(LayerSpec):
     layer: "AnyLayer" = Field(description="The layer this one wraps.")
 
@@ -255,6 +289,7 @@ def _spec_for(name: str, entry: dict) -> type[LayerSpec]:
 
 LAYER_CLASSES: dict[str, type[LayerSpec]] = {name: _spec_for(name, entry) for name, entry in LAYERS.items()}
 LAYER_CLASSES["Shared"] = SharedLayer
+LAYER_CLASSES["Application"] = Application
 LAYER_CLASSES["Keras"] = KerasLayer
 # Every accepted spelling (class name, Keras' aliases, snake_case, lower case) -> canonical class name.
 LAYER_TYPES: dict[str, str] = {}

@@ -16,7 +16,8 @@ class InputSpec(Spec):
     name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Name layers use in `inputs:` to read it.")
     shape: list[PositiveInt | None] | None = Field(None, description=(
         "Shape of one sample, without the batch axis; default: inferred from the dataset (single input only)."))
-    dtype: Literal["float32", "int32"] = Field("float32", description="int32 for token ids (Embedding).")
+    dtype: Literal["float32", "int32", "string"] = Field("float32", description=(
+        "int32 for token ids (Embedding), string for raw text (TextVectorization)."))
 
 
 def node_name(index: int, layer: LayerSpec) -> str:

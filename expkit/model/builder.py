@@ -70,13 +70,13 @@ def _plan(cfg: ExperimentConfig) -> list[dict]:
     return plan
 
 
-def _chain(keras, cfg: ExperimentConfig, i: int, entry: dict) -> list:
+def _chain(keras, cfg: ExperimentConfig, i: int, entry: dict, input_shape=None) -> list:
     """The Keras layers one YAML layer becomes: itself, then inserted batch norm, activation, dropout."""
     spec = cfg.model.layers[i]
     name = entry["name"]
     activation = getattr(spec, "activation", None)
     split = entry["batch_norm"] and activation not in (None, "linear")
-    chain = [make_layer(keras, spec, name, cfg, entry["reg"], no_activation=split)]
+    chain = [make_layer(keras, spec, name, cfg, entry["reg"], no_activation=split, input_shape=input_shape)]
     if entry["batch_norm"]:
         chain.append(keras.layers.BatchNormalization(name=f"{name}_batch_norm"))
         if split:
@@ -98,11 +98,13 @@ def _fail(locate: Locate, i: int, spec: LayerSpec, exc: Exception) -> BuildError
 
 def _sequential(keras, cfg, plan, input_shape, locate):
     model = keras.Sequential(name=cfg.experiment.name)
-    model.add(keras.Input(shape=tuple(input_shape), name="input"))
+    dtype = cfg.model.inputs[0].dtype if cfg.model.inputs else "float32"
+    model.add(keras.Input(shape=tuple(input_shape), name="input", dtype=dtype))
     for i, entry in enumerate(plan):
         spec = cfg.model.layers[i]
         try:
-            for layer in _chain(keras, cfg, i, entry):
+            shape = model.layers[-1].output.shape[1:] if model.layers else tuple(input_shape)
+            for layer in _chain(keras, cfg, i, entry, shape):
                 model.add(layer)
             if entry["dropout_after"]:
                 model.add(_dropout(keras, entry))
@@ -165,7 +167,9 @@ def _functional(keras, cfg, plan, input_shapes, locate):
                 chain = [layer for n in spec.shared_names() for layer in chains[n][1]]
             else:
                 kind = spec.type
-                chain = _chain(keras, cfg, i, entry) + ([_dropout(keras, entry)] if entry["dropout_after"] else [])
+                first = nodes[spec.input_names()[0]] if spec.inputs else previous
+                chain = _chain(keras, cfg, i, entry, first.shape[1:]) + (
+                    [_dropout(keras, entry)] if entry["dropout_after"] else [])
             x = _call(chain[0], kind, spec, nodes, previous)
             for layer in chain[1:]:
                 x = layer(x)

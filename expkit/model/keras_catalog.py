@@ -91,8 +91,12 @@ def _first_sentence(text: str) -> str:
 
 
 def _arguments(cls, docs: dict[str, str]) -> dict[str, dict]:
+    return _parameters(list(inspect.signature(cls.__init__).parameters.values())[1:], docs)
+
+
+def _parameters(params, docs: dict[str, str]) -> dict[str, dict]:
     args = {}
-    for param in list(inspect.signature(cls.__init__).parameters.values())[1:]:
+    for param in params:
         if param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL) or param.name in SKIPPED_ARGS:
             continue
         required = param.default is inspect.Parameter.empty
@@ -169,7 +173,14 @@ def build_catalog() -> dict:
             continue
         layers[name] = layer_entry(keras, cls, sorted(set(names) - {name}))
     activations = sorted(n for n in keras.src.activations.ALL_OBJECTS_DICT if n.islower())
+    applications = {}
+    for name in sorted(dir(keras.applications)):
+        fn = getattr(keras.applications, name)
+        if name[:1].isupper() and callable(fn):
+            params = list(inspect.signature(fn).parameters.values())
+            applications[name] = {"args": _parameters(params, docstring_sections(fn.__doc__).get("Args", {}))}
     return {"keras_version": keras.__version__,
+            "applications": applications,
             "activations": activations,
             "layers": dict(sorted(layers.items())),
             "losses": _components(keras.losses, keras.losses.Loss),

@@ -48,10 +48,13 @@ def model_defaults(spec: LayerSpec, cfg, reg) -> dict:
     return out
 
 
-def make_layer(keras, spec: LayerSpec, name: str, cfg, reg, *, no_activation=False):
-    """One Keras layer from its spec, with the model's initializer and L1/L2 unless it overrides them."""
+def make_layer(keras, spec: LayerSpec, name: str, cfg, reg, *, no_activation=False, input_shape=None):
+    """One Keras layer from its spec, with the model's initializer and L1/L2 unless it overrides them.
+    `input_shape` (one sample's) is needed by the layers that are whole models (Application)."""
     if spec.type == "Keras":
         return _escape_hatch(keras, spec, name)
+    if spec.type == "Application":
+        return make_application(keras, spec, name, input_shape)
     kwargs = {**spec.keras_kwargs(), **model_defaults(spec, cfg, reg)}
     kwargs = {k: keras_object(keras, v) for k, v in kwargs.items()}
     if no_activation:
@@ -65,3 +68,37 @@ def make_layer(keras, spec: LayerSpec, name: str, cfg, reg, *, no_activation=Fal
             kwargs["backward_layer"] = make_layer(keras, backward, f"{name}_backward", cfg, reg)
         return cls(inner, name=name, **kwargs)
     return cls(name=name, **kwargs)
+
+
+def _cached_imagenet(keras, model: str) -> bool:
+    """Has Keras already downloaded some ImageNet weights for `model` (its cache, ~/.keras/models)?"""
+    import os
+    from pathlib import Path
+    home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
+    stem = model.lower().replace("v2", "_v2").replace("v3", "_v3")
+    return home.is_dir() and any(stem in f.name.lower() or model.lower() in f.name.lower() for f in home.iterdir())
+
+
+def make_application(keras, spec, name: str, input_shape):
+    """A keras.applications backbone as one layer: offline weights, then the freezing asked for."""
+    from pathlib import Path
+    weights = spec.weights
+    if weights == "imagenet" and not _cached_imagenet(keras, spec.model):
+        raise ValueError(f"weights: imagenet would download {spec.model}'s weights from the internet, and expkit "
+                         "never downloads: set weights to null (random), or to the path of a weights file "
+                         "you have (e.g. from keras.applications on a machine with network)")
+    if weights not in (None, "imagenet") and not Path(weights).expanduser().is_file():
+        raise ValueError(f"weights file '{weights}' does not exist (resolved: {Path(weights).expanduser().resolve()})")
+    if weights not in (None, "imagenet"):
+        weights = str(Path(weights).expanduser())
+    backbone = getattr(keras.applications, spec.model)(
+        input_shape=tuple(input_shape), weights=weights, name=name, **spec.keras_kwargs())
+    if spec.trainable is False:
+        backbone.trainable = False
+    if spec.unfreeze_top is not None:
+        # Keras' fine-tuning guide: train only the top layers, and keep every BatchNormalization frozen
+        # (in inference mode), or its statistics drift from the ones the weights were trained with.
+        cut = len(backbone.layers) - spec.unfreeze_top
+        for i, layer in enumerate(backbone.layers):
+            layer.trainable = i >= cut and not isinstance(layer, keras.layers.BatchNormalization)
+    return backbone

@@ -14,11 +14,17 @@ from expkit.training.checks import column_inputs
 def fit_and_evaluate(ready, cfg: ExperimentConfig, run_dir: Path) -> dict:
     from expkit.training.callbacks import make_callbacks
     from expkit.data import make_pipelines
+    from expkit.data.multi import NamedArrays, make_named_pipelines
     keras, splits, model = ready.keras, ready.splits, ready.model
-    train_ds, val_ds, test_ds = make_pipelines(
-        splits, cfg.training.batch_size, cfg.experiment.seed, cache=cfg.dataset.cache,
-        shuffle=cfg.training.shuffle, shuffle_buffer=cfg.dataset.shuffle_buffer, input_names=column_inputs(cfg, splits),
-        cache_dir=cfg.dataset.cache_dir)
+    if isinstance(splits.x_train, NamedArrays):  # one array per named model input and output
+        train_ds, val_ds, test_ds = make_named_pipelines(
+            splits, cfg.training.batch_size, cfg.experiment.seed, shuffle=cfg.training.shuffle,
+            shuffle_buffer=cfg.dataset.shuffle_buffer)
+    else:
+        train_ds, val_ds, test_ds = make_pipelines(
+            splits, cfg.training.batch_size, cfg.experiment.seed, cache=cfg.dataset.cache,
+            shuffle=cfg.training.shuffle, shuffle_buffer=cfg.dataset.shuffle_buffer,
+            input_names=column_inputs(cfg, splits), cache_dir=cfg.dataset.cache_dir)
     train_ds, val_ds, test_ds = ready.distribution.even_batches(
         (train_ds, val_ds, test_ds), [None if x is None else len(x) for x in (splits.x_train, splits.x_val, splits.x_test)])
     verbose = cfg.training.verbose

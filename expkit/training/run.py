@@ -32,7 +32,8 @@ class Prepared:
 
 def prepare(loaded: LoadedConfig, *, load_data: bool = True) -> Prepared:
     """Device, seeds, data and model: every input error surfaces here, before anything is written."""
-    from expkit.data import describe_input, load_splits
+    from expkit.data import describe_input
+    from expkit.data.multi import effective_dataset, load_for_model, named_input_shapes, uses_named_arrays
     cfg = loaded.config
     keras = import_keras(cfg.training.backend, backend_env(cfg.training))
     import tensorflow as tf
@@ -47,11 +48,14 @@ def prepare(loaded: LoadedConfig, *, load_data: bool = True) -> Prepared:
     first = first_layer_type(cfg)
     try:
         if load_data:
-            splits = load_splits(cfg.dataset, cfg.experiment.seed, first)
-            shape, classes, steps = splits.input_shape, splits.num_classes, _steps(splits, cfg)
+            splits = load_for_model(cfg, first)
+            shape, classes, steps = _shape(splits), splits.num_classes, _steps(splits, cfg)
         else:
             splits = None
-            shape, classes, _task = describe_input(cfg.dataset, first)
+            if uses_named_arrays(cfg):
+                shape, classes = named_input_shapes(cfg), None
+            else:
+                shape, classes, _task = describe_input(effective_dataset(cfg), first)
             steps = None
     except DataError as exc:
         key = "path" if cfg.dataset.path else "name"
@@ -59,12 +63,24 @@ def prepare(loaded: LoadedConfig, *, load_data: bool = True) -> Prepared:
         raise DataError(f"{where or loaded.file}: dataset.{key}: {exc}") from None
     with distribution.scope():  # variables are mirrored / laid out over the devices as they are made
         model = build_for(cfg, keras, shape, classes, steps, loaded.source.locate, plan)
+    if splits is not None:
+        from expkit.model.adapt import adapt_layers
+        adapt_layers(model, cfg, splits)  # TextVectorization's vocabulary: from the training split only
     return Prepared(keras, plan, distribution.describe(device_name), splits, model, distribution)
+
+
+def _shape(splits):
+    """One sample's shape, or {input name: shape} for named arrays."""
+    x = splits.x_train
+    return getattr(x, "shapes", None) or splits.input_shape
 
 
 def build_for(cfg, keras, data_shape, num_classes, steps_per_epoch, locate, plan: DevicePlan):
     from expkit.model.builder import build_model
-    shapes = input_shapes_for(cfg, tuple(data_shape) if data_shape else None, locate)
+    if isinstance(data_shape, dict):  # named arrays: each input its own, unless the config writes it
+        shapes = {i.name: tuple(i.shape) if i.shape else data_shape.get(i.name) for i in cfg.model.inputs}
+    else:
+        shapes = input_shapes_for(cfg, tuple(data_shape) if data_shape else None, locate)
     model = build_model(cfg, shapes, steps_per_epoch=steps_per_epoch, locate=locate,
                         jit_compile=plan.jit_compile)
     check_outputs(cfg, model, num_classes, locate)
@@ -102,8 +118,8 @@ def train(loaded: LoadedConfig, runs_dir: Path) -> Path:
     if len(outputs) > 1 and not isinstance(splits.y_train, dict):
         # Found before the run folder exists: a bad input leaves nothing behind.
         raise DataError(f"{loaded.file}: model.outputs: the model has {len(outputs)} outputs ({', '.join(outputs)}) "
-                        f"but dataset '{cfg.dataset.name}' gives one target per sample; datasets with one named "
-                        "target per output are not supported yet: train such a model from Python (expkit.api)")
+                        f"but dataset '{cfg.dataset.name}' gives one target per sample: use an .npz file with one "
+                        f"array per input and output ({', '.join(f'{o}_train' for o in outputs)}, ...)")
     import tensorflow as tf
 
     run_dir = create_run_dir(Path(runs_dir), cfg.experiment.name, started)
