@@ -269,6 +269,10 @@ compile:
          args=("--set", "training.epochs=0"), where=("--set training.epochs=0: ",)),
     case("set-value-not-yaml", VALID, "training.epochs: the value is not valid YAML",
          args=("--set", "training.epochs=[1"), where=("--set training.epochs=[1: ",)),
+    # --- sizes that would allocate absurd memory, refused before anything is allocated ---
+    case("samples-1e15", variant(("  name: mnist\n", "  name: xor\n  samples: 1.0e+15\n")),
+         "dataset.samples: 1,000,000,000,000,000 samples of 'xor' need about 96.0 PB, more than this machine's",
+         "use fewer samples", at=lines("samples: 1.0e+15")),
     # --- all at once ---
     case("several-errors-at-once", SEVERAL, "4 problems in the config",
          "must be greater than 0, got 0", "must be less than 1, got 1.5", "did you mean 'epochs'?",
@@ -437,3 +441,128 @@ def test_missing_keras_dataset_offline_says_which_file_to_put_where(tmp_path):
     ), tensorflow=True)
     assert_no_run(runs)
     assert not (keras_home / "datasets" / "cifar-10-batches-py-target_archive").exists()
+
+
+# --- Sizes that would allocate absurd memory; folders that cannot hold runs. ---
+
+@pytest.mark.slow
+def test_units_1e12_is_refused_before_a_weight_is_allocated(tmp_path):
+    """Dense(10^12) would ask TensorFlow for 8 TB; the model is first built without memory and measured."""
+    cfg, runs = tmp_path / "cfg.yaml", tmp_path / "runs"
+    text = variant(("units: 32", "units: 1.0e+12"), ("  validation_split: 0.1\n", "  validation_split: 0.1\n  limit: 200\n"))
+    cfg.write_text(text)
+    result = expkit("train", cfg, "--runs-dir", runs, timeout=300)
+    check_bad_input(result, cfg, text, (
+        "model.layers[1] (Dense) has 785,000,000,000,000 weights and 1,000,000,000,000 outputs per sample",
+        "more than this machine's", "make the layer smaller"), at=lines("    - type: Dense\n      units: 1.0e"),
+        tensorflow=True)
+    assert_no_run(runs)
+
+
+def test_model_size_check_uses_the_declared_memory_and_leaves_no_variable_behind(tmp_path, monkeypatch):
+    """The same check in-process: a small model against 1 MB of declared memory, then against the real
+    memory; the real build afterwards initializes its variables as usual."""
+    from keras.src.backend.common import global_state
+
+    from expkit.errors import BuildError
+    from expkit.model.budget import check_model_size
+    from expkit.model.builder import build_model
+    from tests.helpers import load
+
+    loaded = load(tmp_path, [{"type": "Dense", "units": 512}, {"type": "Dense", "units": 1}])
+    cfg = loaded.config
+    build = lambda: build_model(cfg, {"input": (100,)}, compile=False)  # noqa: E731
+    monkeypatch.setenv("EXPKIT_MEMORY_BYTES", "1000000")
+    with pytest.raises(BuildError, match=r"model.layers\[0\] \(Dense\) has 51,712 weights and 512 outputs per "
+                                         r"sample; training the model needs about 1.3 MB .* more than this "
+                                         r"machine's 1.0 MB of memory"):
+        check_model_size(build, cfg, 32, loaded.source.locate)
+    assert not global_state.get_global_attribute("uninitialized_variables")
+    monkeypatch.delenv("EXPKIT_MEMORY_BYTES")
+    check_model_size(build, cfg, 32, loaded.source.locate)
+    assert float(abs(build().layers[0].kernel.numpy()).sum()) > 0
+
+
+def write_npy_header(path: Path, shape: tuple, data: bytes = b"\0" * 64) -> None:
+    import io
+
+    import numpy as np
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": "<f8", "fortran_order": False, "shape": shape})
+    path.write_bytes(buffer.getvalue() + data)
+
+
+def test_npy_header_larger_than_the_file_is_refused_before_numpy_allocates(tmp_path):
+    from expkit.data.files import check_npy_file, check_npz_file
+    from expkit.errors import DataError
+
+    bomb = tmp_path / "bomb.npy"
+    write_npy_header(bomb, (10**6, 10**6))
+    assert bomb.stat().st_size == 192
+    with pytest.raises(DataError) as info:
+        check_npy_file(bomb)
+    assert str(info.value) == (f"{bomb}: its header declares an array of shape (1000000, 1000000) and dtype float64 "
+                               "(8.0 TB), but the file holds 64 bytes of data: it is truncated or not what it claims; "
+                               "write it again with numpy.save")
+    archive = tmp_path / "bomb.npz"
+    import zipfile
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("x.npy", bomb.read_bytes())
+    with pytest.raises(DataError, match=r"bomb.npz: x: its header declares an array of shape \(1000000, 1000000\)"):
+        check_npz_file(archive)
+    fits = tmp_path / "fits.npy"
+    write_npy_header(fits, (4, 2))
+    check_npy_file(fits)  # 64 bytes for 8 float64 values: fine
+
+
+def test_npy_within_the_file_but_beyond_memory_is_refused(tmp_path, monkeypatch):
+    from expkit.data.files import check_npy_file
+    from expkit.errors import DataError
+
+    file = tmp_path / "big.npy"
+    write_npy_header(file, (1000, 1000), b"\0" * 8_000_000)
+    monkeypatch.setenv("EXPKIT_MEMORY_BYTES", "1000000")
+    with pytest.raises(DataError, match=r"\(8.0 MB\), more than this machine's 1.0 MB of memory"):
+        check_npy_file(file)
+
+
+@pytest.mark.slow
+def test_predict_on_a_200_byte_npy_declaring_a_trillion_values(mnist_run, tmp_path):
+    bomb = tmp_path / "bomb.npy"
+    write_npy_header(bomb, (10**6, 10**6))
+    result = expkit("predict", mnist_run, bomb, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.rstrip().splitlines()[-1] == (
+        f"error: {bomb}: its header declares an array of shape (1000000, 1000000) and dtype float64 (8.0 TB), but "
+        "the file holds 64 bytes of data: it is truncated or not what it claims; write it again with numpy.save")
+
+
+@pytest.mark.parametrize("where", ["file", "below-a-file"])
+def test_runs_dir_that_is_a_file(tmp_path, no_tensorflow, where):
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(VALID)
+    (tmp_path / "afile").write_text("not a folder")
+    runs = tmp_path / "afile" if where == "file" else tmp_path / "afile" / "runs"
+    result = expkit("train", cfg, "--runs-dir", runs, env=no_tensorflow)
+    check_bad_input(result, cfg, VALID, (f"--runs-dir {runs}: it (or a folder above it) is a file, not a folder; "
+                                         "name a folder (it is created when missing)",))
+
+
+def test_read_only_runs_dir(tmp_path, no_tensorflow):
+    """A read-only file system (root ignores permission bits, so a read-only mount in a private mount namespace)."""
+    import shutil
+    if not shutil.which("unshare"):
+        pytest.skip("needs unshare(1) to mount a read-only file system")
+    cfg, mount = tmp_path / "cfg.yaml", tmp_path / "ro"
+    cfg.write_text(VALID)
+    mount.mkdir()
+    probe = subprocess.run(["unshare", "--mount", "sh", "-c", f"mount -t tmpfs -o ro tmpfs {mount}"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot mount a read-only file system here: {probe.stderr.strip()}")
+    command = (f"mount -t tmpfs -o ro tmpfs {mount} && exec {sys.executable} -m expkit train {cfg} "
+               f"--runs-dir {mount}/runs")
+    result = subprocess.run(["unshare", "--mount", "sh", "-c", command], capture_output=True, text=True,
+                            timeout=120, cwd=ROOT, env={**os.environ, **no_tensorflow})
+    check_bad_input(result, cfg, VALID, (f"--runs-dir {mount}/runs: cannot create a folder there (Read-only file "
+                                         "system); name a folder you can write to",))

@@ -22,6 +22,8 @@ def run(args) -> int:
     if loaded.config.sweep:
         print(f"note: {args.config} has a sweep: section, which `expkit train` ignores (it trains the base "
               f"config once); `expkit sweep {args.config}` runs the sweep", file=sys.stderr)
+    from expkit.runstore import make_runs_dir
+    make_runs_dir(Path(args.runs_dir))  # a file or a read-only disk is found before TensorFlow starts
     from expkit.training import train
     print(train(loaded, Path(args.runs_dir)))
     return 0

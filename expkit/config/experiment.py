@@ -4,7 +4,8 @@ from __future__ import annotations
 from pydantic import Field
 
 from expkit.config.base import Spec
-from expkit.config.dataset import DatasetConfig
+from expkit.config.dataset import SYNTHETIC_DATASETS, DatasetConfig
+from expkit.config.limits import human, over_memory
 from expkit.config.model import ModelConfig
 from expkit.config.optim import CompileConfig
 from expkit.config.sweep import SweepConfig
@@ -50,6 +51,8 @@ def cross_checks(cfg: ExperimentConfig, valid: set[str] | None = None) -> list[t
         problems += _per_output_problems(cfg)
     if ready("training"):
         problems += cfg.training.distribution_problems()
+    if ready("dataset") and cfg.dataset.name in SYNTHETIC_DATASETS:
+        problems += _synthetic_size(cfg.dataset)
     if ready("compile", "dataset"):
         one_loss = not isinstance(cfg.compile.loss, dict)
         loss, labels = (cfg.compile.loss.name if one_loss else None), cfg.dataset.labels
@@ -94,3 +97,14 @@ def _per_output_problems(cfg: ExperimentConfig) -> list[tuple[str, str]]:
             problems.append(("compile.loss", f"no loss for output{'s' * (len(missing) > 1)} {', '.join(missing)}: "
                                              "give every output in model.outputs a loss"))
     return problems
+
+
+def _synthetic_size(data) -> list[tuple[str, str]]:
+    """A synthetic set is generated in memory as float64, then copied ~3 times while it is prepared."""
+    floats = {"series": 2 * (data.sequence_length or 50), "linear": data.features + 1}.get(data.name, 3)
+    need = data.samples * floats * 8 * 4
+    too_big = over_memory(need)
+    if not too_big:
+        return []
+    return [("dataset.samples", f"{data.samples:,} samples of '{data.name}' need about {human(need)}, {too_big}; "
+             "use fewer samples")]

@@ -14,6 +14,7 @@ against the config file's folder by the config loader.
 """
 from __future__ import annotations
 
+import math
 import zipfile
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from expkit.data import idx
 from expkit.data.image_stream import IMAGE_EXTENSIONS  # noqa: F401  (predict reads it here)
 from expkit.data.raw import CLASSIFICATION, REGRESSION, RawData, names_to_indices
 from expkit.errors import DataError
+from expkit.config.limits import human, over_memory
 
 _NPZ_PAIRS = (("x_train", "y_train"), ("x_test", "y_test"), ("x_val", "y_val"))
 
@@ -74,10 +76,55 @@ def _classification_or_regression(ys: list[np.ndarray], where: str):
     return CLASSIFICATION, [y.astype(np.int64) for y in ys], num_classes, None
 
 
+def check_npy_header(stream, data_bytes: int, where: str) -> None:
+    """Refuse an array whose header declares more data than the file holds, or than memory can take,
+    before numpy allocates it: numpy allocates what the header says first, then reads."""
+    try:
+        version = np.lib.format.read_magic(stream)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+            np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(stream)
+    except (ValueError, OSError, EOFError) as error:
+        raise DataError(f"{where}: not a readable .npy array ({error})") from None
+    if dtype.hasobject:
+        raise DataError(f"{where}: holds object (pickled) values, which are not read for safety; "
+                        "save a plain numeric array with numpy.save")
+    declared = math.prod(shape) * dtype.itemsize
+    held = data_bytes - stream.tell()
+    what = f"its header declares an array of shape {shape} and dtype {dtype} ({human(declared)})"
+    if declared > held:
+        raise DataError(f"{where}: {what}, but the file holds {human(max(held, 0))} of data: it is truncated "
+                        "or not what it claims; write it again with numpy.save")
+    too_big = over_memory(declared)
+    if too_big:
+        raise DataError(f"{where}: {what}, {too_big}")
+
+
+def check_npy_file(path: Path) -> None:
+    try:
+        with open(path, "rb") as stream:
+            check_npy_header(stream, path.stat().st_size, str(path))
+    except OSError as error:
+        raise DataError(f"{path}: cannot read it ({error.strerror or error})") from None
+
+
+def check_npz_file(path: Path) -> None:
+    """Each array of an .npz, checked like an .npy against its uncompressed size in the archive."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if info.filename.endswith(".npy"):
+                    with archive.open(info) as stream:
+                        check_npy_header(stream, info.file_size, f"{path}: {info.filename[:-4]}")
+    except (OSError, zipfile.BadZipFile, EOFError) as error:
+        raise DataError(f"{path}: not a readable .npz file ({error})") from None
+
+
 def load_npz(path: Path, cfg) -> RawData:
     if not zipfile.is_zipfile(path):
         raise DataError(f"{path}: not a readable .npz file (an .npz is a zip archive of arrays, as "
                         "written by numpy.savez)")
+    check_npz_file(path)
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}

@@ -4,8 +4,8 @@ No TensorFlow and no Keras: compare over a thousand runs must start in a fractio
 from expkit.runstore.atomic import replacing, save_atomic, write_atomic, write_json
 from expkit.runstore.folder import FORMAT_VERSION, BadRun, RunFolder
 from expkit.runstore.reader import SEED_KEY, Run, config_hash, flatten, load_runs, read_run
-from expkit.runstore.writer import RunRecord, create_run_dir, git_commit, now
+from expkit.runstore.writer import RunRecord, create_run_dir, git_commit, make_runs_dir, now
 
 __all__ = ["FORMAT_VERSION", "SEED_KEY", "BadRun", "Run", "RunFolder", "RunRecord", "config_hash",
-           "create_run_dir", "flatten", "git_commit", "load_runs", "now", "read_run", "replacing", "save_atomic",
+           "create_run_dir", "flatten", "git_commit", "load_runs", "make_runs_dir", "now", "read_run", "replacing", "save_atomic",
            "write_atomic", "write_json"]

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import expkit
+from expkit.errors import ExpkitError
 from expkit.runstore.atomic import write_json
 from expkit.runstore.folder import FORMAT_VERSION, RunFolder
 
@@ -17,9 +18,22 @@ def now() -> datetime:
     return datetime.now(timezone.utc).astimezone()
 
 
+def make_runs_dir(runs_dir: Path) -> Path:
+    """The folder runs go to, created when missing; a file in the way or a read-only disk is a one-line error."""
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        return runs_dir
+    except (FileExistsError, NotADirectoryError):
+        raise ExpkitError(f"--runs-dir {runs_dir}: it (or a folder above it) is a file, not a folder; "
+                          "name a folder (it is created when missing)") from None
+    except OSError as exc:  # read-only, permission denied, disk full
+        raise ExpkitError(f"--runs-dir {runs_dir}: cannot create a folder there ({exc.strerror or exc}); "
+                          "name a folder you can write to") from None
+
+
 def create_run_dir(runs_dir: Path, name: str, started: datetime) -> Path:
     """runs/<YYYYmmdd-HHMMSS>-<name>-<4 hex>/, created exclusively: an existing folder is never reused."""
-    runs_dir.mkdir(parents=True, exist_ok=True)
+    make_runs_dir(runs_dir)
     for _ in range(100):
         path = runs_dir / f"{started:%Y%m%d-%H%M%S}-{name}-{secrets.token_hex(2)}"
         try:
@@ -27,6 +41,9 @@ def create_run_dir(runs_dir: Path, name: str, started: datetime) -> Path:
             return path
         except FileExistsError:
             continue
+        except OSError as exc:
+            raise ExpkitError(f"--runs-dir {runs_dir}: cannot create a run folder there ({exc.strerror or exc}); "
+                              "name a folder you can write to") from None
     raise RuntimeError(f"could not make a new run folder in {runs_dir}")
 
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from expkit.data.files import IMAGE_EXTENSIONS, read_image
+from expkit.data.files import IMAGE_EXTENSIONS, check_npy_file, check_npz_file, read_image
 from expkit.data.prepare import Preprocessor
 from expkit.errors import DataError, ExpkitError, suggest
 from expkit.runstore import BadRun, RunFolder
@@ -156,6 +156,7 @@ def read_inputs(paths: list[Path], pre: Preprocessor) -> tuple[np.ndarray, list[
 
 
 def _read_npy(path: Path, pre: Preprocessor) -> np.ndarray:
+    check_npy_file(path)  # a 200-byte file may declare 10^12 values: numpy would allocate them first
     try:
         return np.load(path, allow_pickle=False)  # no pickles: an input file must not run code
     except (ValueError, OSError, EOFError) as error:
@@ -163,6 +164,7 @@ def _read_npy(path: Path, pre: Preprocessor) -> np.ndarray:
 
 
 def _read_npz(path: Path, pre: Preprocessor) -> np.ndarray:
+    check_npz_file(path)
     try:
         with np.load(path, allow_pickle=False) as data:
             keys = list(data.keys())

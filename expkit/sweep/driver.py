@@ -9,6 +9,7 @@ from typing import Iterable
 
 from expkit.config import load_config
 from expkit.config.sweep import SweepConfig
+from expkit.runstore import make_runs_dir
 from expkit.sweep import manifest
 from expkit.sweep.points import Point, attach_existing, expand, merge_cli, validate_points
 from expkit.sweep.gpus import GpuPool, machine_gpus
@@ -55,7 +56,7 @@ def run_sweep(config: str | Path, *, spec: SweepConfig | None = None, overrides:
             state = "completed" if p.done else (f"rerun ({p.existing[-1].status})" if p.existing else "to run")
             out(f"  {p.index:3d}  {state:22s} {p.label}")
         return result
-    sweep_dir.mkdir(parents=True, exist_ok=True)
+    make_runs_dir(sweep_dir)
     statuses = result.statuses
     statuses.update({p.index: {"status": "completed",
                                "run": str(next(r.path for r in p.existing if r.status == "completed"))}

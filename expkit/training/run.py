@@ -76,11 +76,14 @@ def _shape(splits):
 
 
 def build_for(cfg, keras, data_shape, num_classes, steps_per_epoch, locate, plan: DevicePlan):
+    from expkit.model.budget import check_model_size
     from expkit.model.builder import build_model
     if isinstance(data_shape, dict):  # named arrays: each input its own, unless the config writes it
         shapes = {i.name: tuple(i.shape) if i.shape else data_shape.get(i.name) for i in cfg.model.inputs}
     else:
         shapes = input_shapes_for(cfg, tuple(data_shape) if data_shape else None, locate)
+    check_model_size(lambda: build_model(cfg, shapes, locate=locate, compile=False), cfg,
+                     cfg.training.batch_size, locate)  # before a weight is allocated
     model = build_model(cfg, shapes, steps_per_epoch=steps_per_epoch, locate=locate,
                         jit_compile=plan.jit_compile)
     check_outputs(cfg, model, num_classes, locate)
