@@ -218,8 +218,10 @@ def test_bar_skips_a_run_without_the_metric_with_a_note(tmp_path):
     (["--out", "plot.jpg"], "expected a file ending in .png, .svg, .pdf"),
     (["--kind", "bar", "--metrics", "loss"], "--metrics is for --kind curves"),
     (["--kind", "curves", "--metric", "test.loss"], "--metric is for --kind bar"),
+    (["--weights", "--kind", "bar"], "--weights and --kind bar ask for different charts"),
+    (["--weights", "--metric", "test.loss"], "--metric and --metrics are for bar and curves charts, not --kind weights"),
 ], ids=["unknown curve metric", "unknown bar metric", "missing folder", "not png", "metrics for bar",
-        "metric for curves"])
+        "metric for curves", "weights and bar", "weights with a metric"])
 def test_bad_input_exits_2_with_a_message(tmp_path, monkeypatch, capsys, args, message):
     make_run(tmp_path / "runs", "r1", test={"accuracy": 1.0, "loss": 0.1})
     monkeypatch.chdir(tmp_path)
@@ -280,3 +282,20 @@ def test_missing_matplotlib_exits_2_with_the_install_hint(tmp_path):
                                      "pip install 'expkit[plots]' (or pip install matplotlib)")
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "plot-curves.png").exists()
+
+
+@pytest.mark.slow
+def test_weights_draws_the_first_layers_filters(mnist_run, tmp_path):
+    """The trained convnet's eight 3x3 filters, tiled as TensorBoard's first_layer image is."""
+    import matplotlib.image
+    import numpy as np
+    from expkit.tracking.filters import GAP_COLOUR
+    out = tmp_path / "weights.png"
+    done = subprocess.run([sys.executable, "-m", "expkit", "plot", "--weights", str(mnist_run), "--out", str(out)],
+                          capture_output=True, text=True, timeout=300, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == str(out)
+    pixels = matplotlib.image.imread(out)[..., :3]
+    gaps = (np.abs(pixels - np.array(GAP_COLOUR)).max(axis=-1) < 0.02).sum()
+    grey = (np.abs(pixels - pixels.mean(axis=-1, keepdims=True)).max(axis=-1) < 0.01) & (pixels.mean(axis=-1) < 0.9)
+    assert gaps > 500 and grey.sum() > 20_000  # the grid's lines and eight filters of grey levels

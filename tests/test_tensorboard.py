@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -148,20 +149,23 @@ def test_a_schedule_logs_its_peak_rate_and_its_kind():
     assert "one_cycle" in domains[SCHEDULE_KEY]["values"]
 
 
-def test_a_sweep_run_logs_only_the_sweep_keys():
+def test_a_sweep_run_logs_the_default_keys_then_the_sweep_keys():
     config = resolved(compile={"optimizer": {"name": "adam", "learning_rate": 0.05}},
                       model={"layers": [{"type": "Dense", "units": 16}, {"type": "Dense", "units": 1}]})
     keys = [LR_KEY, "model.layers.0.units", "model.input_shape", "experiment.seed"]
     values, domains = hparams_for_run(config, keys, {LR_KEY: {"values": [0.05, 0.5]}})
-    assert values == {LR_KEY: 0.05, "model.layers.0.units": 16, "experiment.seed": 1}  # unset input_shape left out
-    assert domains == {LR_KEY: {"values": [0.05, 0.5]}, "model.layers.0.units": {"min": 1, "max": 16},
-                       "experiment.seed": {"min": 0, "max": 1}}
+    # every run of a logdir fills the same columns; unset input_shape is left out
+    assert list(values) == [*DEFAULT_KEYS, "model.layers.0.units"]
+    assert values[LR_KEY] == 0.05 and values["model.layers.0.units"] == 16 and values["experiment.seed"] == 1
+    assert domains[LR_KEY] == {"values": [0.05, 0.5]}  # the sweep's grid
+    assert domains["model.layers.0.units"] == {"min": 1, "max": 16} and domains["experiment.seed"] == {"min": 0, "max": 1}
 
 
 def test_lists_and_mappings_are_logged_as_text():
     config = resolved(model={"input_shape": [2], "layers": DENSE})
     values, _ = hparams_for_run(config, ["model.input_shape", "model.initializer"])
-    assert values == {"model.input_shape": "[2]", "model.initializer": '{"name": "glorot_uniform"}'}
+    assert {k: values[k] for k in ("model.input_shape", "model.initializer")} == {
+        "model.input_shape": "[2]", "model.initializer": '{"name": "glorot_uniform"}'}
 
 
 @pytest.mark.parametrize("file", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
@@ -179,7 +183,7 @@ def test_every_example_config_has_every_default_key(file):
 def test_metrics_are_the_tags_keras_writes():
     config = resolved(compile={"loss": "mse", "metrics": ["mae", "root_mean_squared_error", "rmse"]})
     assert metrics_for(config) == [(f"epoch_{name}", group) for name in ("loss", "mae", "rmse")
-                                   for group in ("train", "validation")]
+                                   for group in ("train", "validation", "test")]
 
 
 def test_sweep_keys_and_domains_come_from_the_environment():
@@ -201,6 +205,7 @@ def test_importing_the_module_imports_no_tensorflow():
 # ---- real runs, a real TensorBoard -------------------------------------------------------------
 
 SWEEP_LRS = [0.05, 0.2]
+ONE_CYCLE_PEAK = 0.1  # the second single run's schedule: its rate changes at every step
 SWEEP_ENV_VALUE = json.dumps({"keys": [LR_KEY], "domains": {LR_KEY: {"values": SWEEP_LRS}}})
 STATUSES = ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"]
 
@@ -222,7 +227,9 @@ def runs(tmp_path_factory) -> dict:
     tmp = tmp_path_factory.mktemp("hparams")
     root, sweep = tmp / "runs", tmp / "runs" / "sw"
     a = write_config(tmp, train_config(), "a.yaml")
-    b = write_config(tmp, train_config(compile={"optimizer": "sgd", "metrics": ["accuracy", "mse"]},
+    one_cycle = {"schedule": "one_cycle", "max_learning_rate": ONE_CYCLE_PEAK}
+    b = write_config(tmp, train_config(compile={"optimizer": {"name": "sgd", "learning_rate": one_cycle},
+                                                "metrics": ["accuracy", "mse"]},
                                        model={"regularization": {"dropout": 0.1}}, training={"batch_size": 16}),
                      "b.yaml")
     jobs = [(a, root, [], None), (b, root, [], None)]
@@ -338,10 +345,10 @@ def check_sessions(board: TensorBoard, logdir: Path, expected: dict[Path, tuple]
         assert group["hparams"].keys() == values.keys()
         assert all(same(group["hparams"][k], v) for k, v in values.items()), (group["hparams"], values)
         metrics = {(m["name"]["group"], m["name"]["tag"]): m["value"] for m in group["metricValues"]}
-        row = last_row(run_dir)
+        row, test = last_row(run_dir), json.loads((run_dir / "results.json").read_text())["test"]
         for tag, split in metrics_for(config):
             column = tag.removeprefix("epoch_")
-            expected = row[column if split == "train" else f"val_{column}"]
+            expected = test[column] if split == "test" else row[column if split == "train" else f"val_{column}"]
             assert metrics[(split, tag)] == pytest.approx(expected, rel=1e-5), (run_dir.name, split, tag)
 
 
@@ -394,7 +401,7 @@ def test_tensorboard_on_a_sweep_folder_shows_the_sweep(runs, load_fast, tmp_path
 
     def check():
         infos = {h["name"]: h for h in board.experiment()["hparamInfos"]}
-        assert list(infos) == [LR_KEY]
+        assert set(infos) == set(DEFAULT_KEYS)  # the sweep's key is one of them
         assert infos[LR_KEY]["domainInterval"] == {"minValue": min(SWEEP_LRS), "maxValue": max(SWEEP_LRS)}
         check_sessions(board, runs["sweep"], {r: ([LR_KEY], None) for r in runs["swept"]})
 
@@ -448,3 +455,75 @@ def test_keras_default_learning_rates_are_keras_own():
     for name, cls in OPTIMIZER_CLASSES.items():
         default = inspect.signature(getattr(keras.optimizers, cls)).parameters["learning_rate"].default
         assert keras_default_learning_rate(name) == default, name
+
+
+# ---- test metrics, texts, images, the rate per step -------------------------------------------
+
+def scalars(board: TensorBoard, run: str, tag: str) -> list[tuple[int, float]]:
+    query = urllib.parse.urlencode({"run": run, "tag": tag})
+    return [(step, value) for _, step, value in board.get(f"/data/plugin/scalars/scalars?{query}")]
+
+
+def image(board: TensorBoard, run: str, tag: str):
+    """The last image of a tag, decoded to floats in [0, 1] (RGB)."""
+    import io
+    import matplotlib.image
+    query = urllib.parse.urlencode({"run": run, "tag": tag})
+    entries = board.get(f"/data/plugin/images/images?{query}")
+    with LOCAL.open(f"{board.base}/data/plugin/images/individualImage?{entries[-1]['query']}", timeout=20) as answer:
+        return matplotlib.image.imread(io.BytesIO(answer.read()), format="png")[..., :3]
+
+
+@pytest.mark.slow
+def test_tensorboard_shows_test_metrics_texts_images_and_the_rate_per_step(runs, mnist_run, tmp_path):
+    import numpy as np
+    from expkit.serving import load_run_model
+    from expkit.tracking.filters import confusion_image, filter_grid, first_layer_filters
+    logdir = tmp_path / "logs"
+    scheduled = runs["single"][1]
+    for run_dir in (mnist_run, scheduled):
+        shutil.copytree(run_dir, logdir / run_dir.name)
+    digits, xor = f"{mnist_run.name}/tb", f"{scheduled.name}/tb"
+    results = json.loads((mnist_run / "results.json").read_text())
+    epochs = results["epochs_run"]
+
+    def check():
+        tags = board.get("/data/plugin/scalars/tags")
+        assert {"epoch_loss", "epoch_accuracy"} <= set(tags[f"{digits}/test"])
+        assert scalars(board, f"{digits}/test", "epoch_accuracy") == [
+            (epochs - 1, pytest.approx(results["test"]["accuracy"], rel=1e-6))]  # beside the last epoch
+        # HParams: test metrics are metrics of the session, and every run has every default key
+        groups = {g["name"]: g for g in board.session_groups()}
+        metrics = {(m["name"]["group"], m["name"]["tag"]): m["value"] for m in groups[mnist_run.name]["metricValues"]}
+        assert metrics[("test", "epoch_accuracy")] == pytest.approx(results["test"]["accuracy"], rel=1e-6)
+        assert all(set(g["hparams"]) == set(DEFAULT_KEYS) for g in groups.values())
+        # texts: the resolved config and the final run.json
+        texts = board.get("/data/plugin/text/tags")
+        assert {"config", "run.json"} <= set(texts[digits]) and "confusion_matrix_counts" in texts[digits]
+        query = urllib.parse.urlencode({"run": digits, "tag": "config"})
+        config_text = board.get(f"/data/plugin/text/text?{query}")[-1]["text"]
+        assert "sparse_categorical_crossentropy" in config_text and "mnist" in config_text
+        query = urllib.parse.urlencode({"run": digits, "tag": "run.json"})
+        assert '"status": "completed"' in board.get(f"/data/plugin/text/text?{query}")[-1]["text"]
+        # images: the first layer's filters exactly as filter_grid draws them, and a confusion matrix
+        assert {"first_layer", "confusion_matrix"} <= set(board.get("/data/plugin/images/tags")[digits])
+        served = image(board, digits, "first_layer")
+        np.testing.assert_allclose(served, expected_filters, atol=1.5 / 255)
+        confusion = image(board, digits, "confusion_matrix")
+        assert confusion.shape == confusion_image(np.eye(10)).shape  # 10 classes
+        diagonal = np.array([confusion[12 + 24 * i, 12 + 24 * i].mean() for i in range(10)])
+        assert (diagonal < 0.6).mean() >= 0.7  # dark: most digits of most classes are read right
+        # the one-cycle run: its rate at every step, rising then falling inside the first epoch
+        rates = [rate for _, rate in sorted(scalars(board, f"{xor}/train", "batch_learning_rate"))]
+        steps = len(rates) // 2
+        assert len(rates) == 2 * steps and steps > 3  # 2 epochs of a few steps each
+        assert rates[0] == pytest.approx(ONE_CYCLE_PEAK / 25, rel=1e-3)  # starts at peak / div_factor
+        assert max(rates) == pytest.approx(ONE_CYCLE_PEAK, rel=0.1) and rates.index(max(rates)) < steps
+        assert rates[-1] < rates[0]
+        # a constant rate writes no per-step series
+        assert "batch_learning_rate" not in tags.get(f"{digits}/train", [])
+
+    model = load_run_model(mnist_run)
+    expected_filters = filter_grid(first_layer_filters(model.layers, (28, 28, 1))[1])
+    with tensorboard(logdir, "false", tmp_path / "tensorboard.log") as board:
+        eventually(check, board)

@@ -285,3 +285,23 @@ def _annotate_bars(ax, groups, means: list[float], errors: dict[int, float]) -> 
         top = max(max(v for _, v in group), means[i] + errors.get(i, 0.0))
         text = f"{means[i]:.4g}" + (f" ± {errors[i]:.2g}" if i in errors else "")
         ax.annotate(text, (i, top), xytext=(0, 7), textcoords="offset points", ha="center", fontsize=9)
+
+
+# --- what the first layer learned ------------------------------------------------------------------
+
+def draw_weights(panels: list[tuple], title: str | None = None) -> Figure:
+    """One panel per run: `(label, description, filters)` with filters [n, height, width, channels],
+    tiled by tracking.filters.filter_grid, the picture TensorBoard's `first_layer` image shows."""
+    from expkit.tracking.filters import filter_grid
+    figure = _figure(figsize=(max(6.0, 4.2 * len(panels)), 4.8))
+    axes = figure.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (label, description, filters) in zip(axes, panels):
+        ax.imshow(filter_grid(filters), interpolation="nearest")
+        ax.set_title(f"{label}\n{description}", fontsize=9)
+        ax.set_axis_off()
+    figure.suptitle(title or "First layer's weights (grey 0, dark negative, light positive)", fontsize=12)
+    return figure
+
+
+def plot_weights(panels: list[tuple], out: str | Path, title: str | None = None) -> Path:
+    return save_figure(draw_weights(panels, title), check_output(out))

@@ -19,7 +19,7 @@ sweep; a summary per run or per sweep would break the first. `write_hparams(expe
 adds the experiment summary (schema and sweep domains, exactly our metrics) for a logdir holding only
 the runs it describes (a copy of one sweep), never inside `runs/`.
 
-DEFAULT_KEYS, logged by a run outside a sweep (a sweep's runs log its varying keys): the optimizer, its
+DEFAULT_KEYS, logged by every run (a sweep's runs add the keys it varies): the optimizer, its
 learning rate (constant, or a schedule's peak; Keras' default when unset) and the schedule's kind
 ("constant" without one), the loss, batch size, epochs, seed, number of layers (`model.num_layers`),
 model-wide l1/l2/dropout/batch_norm, the initializer and the dataset: what differs between single runs
@@ -81,10 +81,10 @@ def config_value(config: dict, key: str) -> Any:
 
 def hparams_for_run(config: dict, sweep_keys: list[str] | None = None,
                     sweep_domains: dict | None = None) -> tuple[dict, dict]:
-    """(values, domains) for a resolved config: the sweep's varying keys for a sweep's run, else
-    DEFAULT_KEYS. A key whose value is unset (None) is left out."""
+    """(values, domains) for a resolved config: DEFAULT_KEYS, then a sweep's varying keys for a sweep's
+    run (every run of one logdir has the same columns filled). A key whose value is unset (None) is left out."""
     values, domains = {}, {}
-    for key in sweep_keys or DEFAULT_KEYS:
+    for key in dict.fromkeys([*DEFAULT_KEYS, *(sweep_keys or [])]):
         raw = config_value(config, key)
         if raw is None:
             continue
@@ -97,10 +97,11 @@ def hparams_for_run(config: dict, sweep_keys: list[str] | None = None,
 
 def metrics_for(config: dict) -> list[tuple[str, str]]:
     """(tag, group) of each scalar Keras' TensorBoard callback writes per epoch: the loss and the
-    compiled metrics, under the names Keras logs them by, in `train` and `validation`."""
+    compiled metrics, under the names Keras logs them by, in `train` and `validation`, and the test
+    metrics the trainer writes under `test` (tracking/tensorboard.py)."""
     from expkit.model.compiling import logged_metric_names  # plain data; imports no Keras
     names = ["loss"] + logged_metric_names(lookup(config, "compile"))
-    return [(f"epoch_{name}", group) for name in dict.fromkeys(names) for group in ("train", "validation")]
+    return [(f"epoch_{name}", group) for name in dict.fromkeys(names) for group in ("train", "validation", "test")]
 
 
 def sweep_hparams_from_env(environ=None) -> tuple[list[str] | None, dict | None]:

@@ -61,6 +61,9 @@ def fit_and_evaluate(ready, cfg: ExperimentConfig, run_dir: Path) -> dict:
         "data_source": splits.source,
     }
     write_json(folder.results_json, results)
+    from expkit.tracking.tensorboard import write_end_images, write_test_scalars
+    write_test_scalars(run_dir, results["test"], step=epochs_run - 1)  # beside the last epoch's scalars
+    write_end_images(run_dir, model, splits, step=epochs_run - 1)
     summary = ", ".join(f"{split} {k} {v:.4f}" for split in ("val", "test") for k, v in results[split].items())
     print(f"done in {seconds:.1f} s ({results['samples_per_second']} samples/s); {summary}", flush=True)
     return results

@@ -147,4 +147,6 @@ def train(loaded: LoadedConfig, runs_dir: Path) -> Path:
         record.finish("failed", error=f"{type(exc).__name__}: {exc}")
         raise TrainingFailed(f"training failed: {type(exc).__name__}: {exc} (recorded in {run_dir / 'run.json'})") from exc
     record.finish("completed", epochs_run=results["epochs_run"])
+    from expkit.tracking.tensorboard import write_run_text
+    write_run_text(run_dir)  # the resolved config and the final run.json, in TensorBoard's text tab
     return run_dir

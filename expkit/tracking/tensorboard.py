@@ -1,0 +1,145 @@
+"""What TensorBoard shows of a run beyond Keras' epoch scalars (written by the trainer):
+
+- `tb/test`: the test metrics, tags `epoch_loss`, `epoch_accuracy`, ... at the last epoch's step, so
+  the scalars tab shows them beside train and validation, and the HParams tab lists them as metrics
+  (group `test`) and can sort runs by them;
+- `tb/` (the run itself): text `config` (the resolved config.yaml) and `run.json` (rewritten when
+  the run ends), and for image classifiers the images `confusion_matrix` (test split, rows the true
+  class, normalised; the counts as text `confusion_matrix_counts`) and `first_layer` (the first
+  layer's filters, as `expkit plot --weights` draws them);
+- `tb/train`: `batch_learning_rate` per optimizer step when a schedule changes the rate inside an
+  epoch (Keras logs it once per epoch), computed from the schedule at each epoch's end, so no batch
+  hook slows the steps.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from expkit.runstore import RunFolder
+from expkit.tracking.filters import (confusion_image, confusion_markdown, confusion_matrix, filter_grid,
+                                     first_layer_filters)
+
+MAX_LR_POINTS = 200      # per epoch: a longer epoch is sampled evenly
+MAX_CONFUSION = 10_000   # test samples predicted for the confusion matrix
+SUFFIX = ".expkit"       # our event files beside Keras' in the same folders
+
+
+def _writer(folder: Path):
+    import tensorflow as tf
+    folder.mkdir(parents=True, exist_ok=True)
+    return tf.summary.create_file_writer(str(folder), filename_suffix=SUFFIX)
+
+
+@contextlib.contextmanager
+def _writing(folder: Path):
+    """Summaries written inside go to one new event file in `folder`, closed (flushed) at the end."""
+    writer = _writer(folder)
+    try:
+        with writer.as_default():
+            yield
+    finally:
+        writer.close()
+
+
+def _code(text: str) -> str:
+    """Markdown that TensorBoard's text tab shows verbatim: every line indented as code."""
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+def write_test_scalars(run_dir: Path, test: dict, step: int) -> None:
+    import tensorflow as tf
+    if not test:
+        return
+    with _writing(RunFolder(run_dir).tb_dir / "test"):
+        for name, value in test.items():
+            tf.summary.scalar(f"epoch_{name}", float(value), step=step)
+
+
+def write_run_text(run_dir: Path) -> None:
+    """The resolved config and run.json as text; called again when run.json changes (the run ended)."""
+    import tensorflow as tf
+    folder = RunFolder(run_dir)
+    with _writing(folder.tb_dir):
+        if folder.config_yaml.is_file():
+            tf.summary.text("config", _code(folder.config_yaml.read_text(encoding="utf-8")), step=0)
+        info = folder.read_json(folder.run_json)
+        if info is not None:
+            tf.summary.text("run.json", _code(json.dumps(info, indent=2)), step=0)
+
+
+def write_end_images(run_dir: Path, model, splits, step: int) -> None:
+    """For an image classifier: the confusion matrix on the test split and the first layer's filters.
+    Pictures are a view of a finished run: one that cannot be drawn is a note, never a failed run."""
+    try:
+        _write_end_images(run_dir, model, splits, step)
+    except Exception as exc:
+        print(f"note: TensorBoard images skipped ({type(exc).__name__}: {exc})", file=sys.stderr)
+
+
+def _write_end_images(run_dir: Path, model, splits, step: int) -> None:
+    import tensorflow as tf
+    prep = splits.preprocessor
+    if prep is None or prep.kind != "image" or splits.decoding is not None:
+        return
+    with _writing(RunFolder(run_dir).tb_dir):
+        found = first_layer_filters(model.layers, prep.raw_shape if len(prep.shape) == 1 else prep.shape)
+        if found is not None:
+            description, filters = found
+            tf.summary.image("first_layer", filter_grid(filters)[None], step=step,
+                             description=f"The first layer's weights: {description}; grey is 0.")
+        if splits.task != "classification" or splits.x_test is None or not splits.num_classes:
+            return
+        x, y = splits.x_test[:MAX_CONFUSION], np.asarray(splits.y_test[:MAX_CONFUSION])
+        labels = y.argmax(axis=-1) if y.ndim == 2 and y.shape[1] > 1 else y.reshape(len(y))
+        scores = np.asarray(model.predict(x, batch_size=256, verbose=0))
+        if scores.ndim != 2 or scores.shape[1] != splits.num_classes:
+            return
+        counts = confusion_matrix(labels, scores.argmax(axis=-1), splits.num_classes)
+        tf.summary.image("confusion_matrix", confusion_image(counts)[None], step=step,
+                         description="Test split: rows the true class, columns the prediction, "
+                         "each row as fractions (dark: most of that class).")
+        tf.summary.text("confusion_matrix_counts", confusion_markdown(counts, splits.class_names), step=step)
+
+
+def make_learning_rate_logger(keras, run_dir: Path):
+    """A callback writing `batch_learning_rate` for the steps of each epoch, when a schedule sets the
+    rate; None for a constant rate (Keras' epoch_learning_rate already says everything)."""
+    schedules = keras.optimizers.schedules.LearningRateSchedule
+    folder = RunFolder(run_dir).tb_dir / "train"
+
+    class LearningRateLogger(keras.callbacks.Callback):
+        async_safe = True  # nothing runs per batch
+
+        def __init__(self):
+            super().__init__()
+            self.done = 0
+            self.writer = None
+
+        def on_epoch_end(self, epoch, logs=None):
+            import tensorflow as tf
+            schedule = getattr(self.model.optimizer, "_learning_rate", None)
+            if not isinstance(schedule, schedules):
+                return
+            now = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+            steps = np.unique(np.linspace(self.done, max(self.done, now - 1), MAX_LR_POINTS).astype("int64"))
+            try:  # Keras' schedules are elementwise: one call for every step
+                rates = keras.ops.convert_to_numpy(schedule(keras.ops.convert_to_tensor(steps)))
+            except Exception:  # one that is not (a plugin's): step by step
+                rates = np.array([float(keras.ops.convert_to_numpy(schedule(int(s)))) for s in steps])
+            self.writer = self.writer or _writer(folder)
+            with self.writer.as_default():
+                for step, rate in zip(steps, np.broadcast_to(rates, steps.shape)):
+                    tf.summary.scalar("batch_learning_rate", float(rate), step=int(step))
+            self.writer.flush()
+            self.done = now
+
+        def on_train_end(self, logs=None):
+            if self.writer is not None:
+                self.writer.close()
+
+    return LearningRateLogger()
