@@ -98,3 +98,59 @@ def test_tensorflow_only_settings_on_jax_are_config_errors(tmp_path):
                           timeout=120, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "training.distribution: mirrored is TensorFlow's MirroredStrategy, but training.backend is jax" in proc.stderr
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_processes_train_one_model_over_loopback(tmp_path):
+    """Two `expkit train --coordinator ... --process-id I` processes on this machine, one CPU device each,
+    joined by JAX's coordinator service and its CPU collectives (Gloo): the stand-in for two machines."""
+    cfg = tmp_path / "xor.yaml"
+    cfg.write_text(yaml.safe_dump({**XOR, "training": {**XOR["training"], "backend": "jax",
+                                                       "distribution": "data_parallel", "steps_per_execution": 1}}))
+    port, procs = _free_port(), []
+    for index in range(2):
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "expkit", "train", str(cfg), "--runs-dir", str(tmp_path / f"runs{index}"),
+             "--coordinator", f"127.0.0.1:{port}", "--num-processes", "2", "--process-id", str(index)],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)}))
+    try:
+        outputs = [p.communicate(timeout=400) for p in procs]
+    finally:
+        for p in procs:  # a process waiting in a collective ignores SIGTERM
+            p.kill()
+    infos, results = [], []
+    for proc, (out, err) in zip(procs, outputs):
+        assert proc.returncode == 0, err[-3000:]
+        run = Path(out.strip().splitlines()[-1])
+        infos.append(json.loads((run / "run.json").read_text()))
+        results.append(json.loads((run / "results.json").read_text()))
+    assert [i["processes"]["process_id"] for i in infos] == [0, 1]
+    assert all(i["replicas"] == 2 and i["processes"]["num_processes"] == 2 for i in infos)
+    # One model trained together: both processes end with the same weights, so the same test loss.
+    assert results[0]["test"]["loss"] == pytest.approx(results[1]["test"]["loss"], abs=1e-6)
+    assert results[0]["test"]["accuracy"] >= 0.95
+
+
+@pytest.mark.parametrize("args,training,message", [
+    (["--coordinator", "127.0.0.1:1234"], {}, "--coordinator also needs --num-processes, --process-id"),
+    (["--coordinator", "nohost", "--num-processes", "2", "--process-id", "0"], {}, "expected HOST:PORT"),
+    (["--coordinator", "h:1", "--num-processes", "2", "--process-id", "2"], {}, "an id from 0 to N-1"),
+    (["--coordinator", "h:1", "--num-processes", "2", "--process-id", "0"], {"backend": "tensorflow"},
+     "set training.backend: jax and training.distribution: data_parallel"),
+])
+def test_bad_cluster_options_exit_2_before_training(tmp_path, args, training, message):
+    cfg = tmp_path / "xor.yaml"
+    cfg.write_text(yaml.safe_dump({**XOR, "training": {**XOR["training"], **training}}))
+    proc = subprocess.run([sys.executable, "-m", "expkit", "train", str(cfg), "--runs-dir", str(tmp_path / "runs"),
+                           *args], capture_output=True, text=True, timeout=120, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "runs").exists()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from expkit.errors import ExpkitError
 from expkit.model.device import DevicePlan
@@ -22,7 +22,7 @@ class Distribution:
     global_batch: int
     strategy: object = None         # tf.distribute.MirroredStrategy or keras.distribution.DataParallel
     device: str = "/CPU:0"          # where kind none places its ops
-    notes: list[str] = field(default_factory=list)
+    processes: dict | None = None   # {"num_processes", "process_id", "coordinator"} across machines
 
     @property
     def per_replica_batch(self) -> int:
@@ -49,7 +49,9 @@ class Distribution:
         if self.kind == "none":
             return device_name
         name = "MirroredStrategy" if self.kind == "mirrored" else "DataParallel"
-        return (f"{device_name}; {name} over {self.replicas} replicas ({', '.join(self.devices)}), "
+        across = (f" in {self.processes['num_processes']} processes (this is process {self.processes['process_id']})"
+                  if self.processes else "")
+        return (f"{device_name}; {name} over {self.replicas} replicas{across} ({', '.join(self.devices)}), "
                 f"{self.per_replica_batch} samples per replica of the global batch of {self.global_batch}")
 
     def record(self, backend: str) -> dict:
@@ -58,6 +60,8 @@ class Distribution:
                 "per_replica_batch": self.per_replica_batch, "global_batch": self.global_batch}
         if self.kind != "none":
             data["replica_devices"] = self.devices
+        if self.processes:
+            data["processes"] = self.processes
         if "CUDA_VISIBLE_DEVICES" in os.environ:  # a sweep gives each child its GPUs this way
             data["cuda_visible_devices"] = os.environ["CUDA_VISIBLE_DEVICES"]
         return data
@@ -66,7 +70,8 @@ class Distribution:
         """JAX shards every batch over the devices, and a batch that does not split evenly is an error
         (IndivisibleError), so a last batch of 21 samples on 2 devices keeps 20 (one too small to split is
         left out). At most replicas - 1 samples per split are left out of each epoch; the number of batches
-        stays known to Keras. MirroredStrategy splits uneven batches itself."""
+        stays known to Keras. MirroredStrategy splits uneven batches itself. Across processes, only full
+        global batches (a split smaller than one batch is an error)."""
         if self.kind != "data_parallel" or self.replicas == 1:
             return datasets
         import tensorflow as tf
@@ -78,6 +83,16 @@ class Distribution:
 
         out = []
         for ds, size in zip(datasets, sizes):
+            if ds is not None and size and self.processes:
+                # Keras rebatches each global batch into one per process and deals them out in turn: a
+                # partial last batch would give one process a step more than the other, which then waits
+                # for it forever in the collective. Across processes only full global batches are kept.
+                if size < self.global_batch:
+                    raise ExpkitError(f"a split of {size} samples is smaller than one global batch "
+                                      f"({self.global_batch}): across processes every split needs at least one full "
+                                      "batch; lower training.batch_size or use more data")
+                out.append(ds.take(size // self.global_batch))
+                continue
             if ds is None or not size or size % self.global_batch % n == 0:
                 out.append(ds)
                 continue
@@ -88,7 +103,41 @@ class Distribution:
         return tuple(out)
 
 
-def make_distribution(training, plan: DevicePlan, keras, locate=lambda path: None) -> Distribution:
+# Keras' own variables for keras.distribution.initialize (cluster launchers set them; so do `expkit train
+# --coordinator/--num-processes/--process-id`).
+CLUSTER_ENV = ("KERAS_DISTRIBUTION_JOB_ADDRESSES", "KERAS_DISTRIBUTION_NUM_PROCESSES", "KERAS_DISTRIBUTION_PROCESS_ID")
+
+
+def cluster_settings(training) -> dict | None:
+    """The multi-process settings from the environment, checked against the config before Keras loads."""
+    addresses, count, index = (os.environ.get(k) for k in CLUSTER_ENV)
+    if not count:
+        return None
+    if training.backend != "jax" or training.distribution != "data_parallel":
+        # Keras 3's fit under TensorFlow's MultiWorkerMirroredStrategy fails upstream (keras issue 20585).
+        raise ExpkitError("training across processes (--num-processes, KERAS_DISTRIBUTION_NUM_PROCESSES) is JAX's "
+                          f"keras.distribution.initialize, but the config has backend: {training.backend}, distribution: "
+                          f"{training.distribution}: set training.backend: jax and training.distribution: data_parallel")
+    try:
+        count_n, index_n = int(count), int(index if index is not None else -1)
+    except ValueError:
+        count_n, index_n = 0, -1
+    if count_n < 1 or not 0 <= index_n < count_n or not addresses:
+        raise ExpkitError(f"training across processes needs a coordinator HOST:PORT, a number of processes N >= 1 and "
+                          f"this process's id in 0..N-1; got coordinator {addresses!r}, {count!r} processes, id {index!r}: "
+                          "pass --coordinator, --num-processes and --process-id (or set " + ", ".join(CLUSTER_ENV) + ")")
+    return {"coordinator": addresses.split(",")[0], "num_processes": count_n, "process_id": index_n}
+
+
+def initialize_processes(cluster: dict | None, keras) -> None:
+    """Join the other processes (JAX's coordinator service and its CPU/GPU collectives) before any JAX
+    computation: Keras reads the same variables."""
+    if cluster:
+        keras.distribution.initialize()
+
+
+def make_distribution(training, plan: DevicePlan, keras, locate=lambda path: None,
+                      cluster: dict | None = None) -> Distribution:
     """The distribution `training.distribution` asks for, over the devices the backend sees."""
     batch = training.batch_size
     if training.distribution == "mirrored":
@@ -101,7 +150,8 @@ def make_distribution(training, plan: DevicePlan, keras, locate=lambda path: Non
         import jax
         devices = jax.devices()
         strategy = keras.distribution.DataParallel(devices=devices)
-        dist = Distribution("data_parallel", len(devices), [str(d) for d in devices], batch, strategy)
+        dist = Distribution("data_parallel", len(devices), [str(d) for d in devices], batch, strategy,
+                            processes=cluster)
     else:
         return Distribution("none", 1, [plan.device], batch, device=plan.device)
     if batch % dist.replicas:

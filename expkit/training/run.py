@@ -14,7 +14,7 @@ from expkit.config.experiment import ExperimentConfig
 from expkit.config.loader import LoadedConfig, resolved_data
 from expkit.errors import DataError, TrainingFailed
 from expkit.model.device import DevicePlan, apply_device, backend_env, choose_device, visible_gpus
-from expkit.model.distribution import Distribution, make_distribution
+from expkit.model.distribution import Distribution, cluster_settings, initialize_processes, make_distribution
 from expkit.runstore import RunFolder, RunRecord, create_run_dir, now, write_atomic, write_json
 from expkit.training.checks import check_outputs, first_layer_type, input_shapes_for
 from expkit.training.fit import fit_and_evaluate
@@ -35,12 +35,14 @@ def prepare(loaded: LoadedConfig, *, load_data: bool = True) -> Prepared:
     from expkit.data import describe_input
     from expkit.data.multi import effective_dataset, load_for_model, named_input_shapes, uses_named_arrays
     cfg = loaded.config
+    cluster = cluster_settings(cfg.training)  # several processes: checked before Keras loads
     keras = import_keras(cfg.training.backend, backend_env(cfg.training))
+    initialize_processes(cluster, keras)
     import tensorflow as tf
     plan = choose_device(cfg.training.device, visible_gpus(cfg.training.backend, tf),
                          cfg.training.jit_compile, cfg.training.mixed_precision, cfg.training.backend)
     device_name = apply_device(plan, tf, cfg.training.gpu_memory)
-    distribution = make_distribution(cfg.training, plan, keras, loaded.source.locate)
+    distribution = make_distribution(cfg.training, plan, keras, loaded.source.locate, cluster)
     keras.utils.set_random_seed(cfg.experiment.seed)
     if cfg.training.deterministic:
         tf.config.experimental.enable_op_determinism()
