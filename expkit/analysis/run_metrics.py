@@ -4,8 +4,10 @@ and which way each metric is better. No TensorFlow.
 --metric final takes the metrics from results.json: the last epoch for train/val, and the test set
 evaluated once after training. --metric best reads metrics.csv and takes the epoch with the best
 validation value of the main metric (the training value when a run has no validation split), and
-reports that epoch's train/val metrics in `best_epoch`, `train.*`, `val.*`. Test metrics exist only for
-the final weights, so best has none.
+reports that epoch's train/val metrics in `best_epoch`, `train.*`, `val.*`; when the run recorded which
+epoch its EarlyStopping or ModelCheckpoint judged best on that same metric (results.json `best_epoch`,
+`best_monitor`), that epoch. Test metrics exist only for the saved weights, so best has none. Runs that
+did not finish (stale, failed, interrupted) show their finished epochs' best under --metric best.
 """
 from __future__ import annotations
 
@@ -54,9 +56,14 @@ def run_info(run: Run) -> dict:
 
 
 def run_results(run: Run, metric: str = "final", main: str = "loss") -> dict:
-    """Metrics (train.loss, val.accuracy, ...), params and times; empty unless the run completed."""
+    """Metrics (train.loss, val.accuracy, ...), params and times. With metric="final", empty unless the
+    run completed; with "best", the finished epochs of an unfinished run (stale, failed, interrupted)
+    count too: its status column says it did not finish, and epochs_run how far it got."""
     if run.status != "completed":
-        return {}
+        if metric != "best":
+            return {}
+        out = best_epoch_metrics(run, main)
+        return {**out, "epochs_run": len(run.metrics_csv())} if out else {}
     results = run.results or {}
     out = {}
     if metric == "best":
@@ -81,6 +88,11 @@ def best_epoch_metrics(run: Run, main: str) -> dict:
         return {}
     pick = min if lower_is_better(column) else max
     best = pick(scored, key=lambda row: row[column])
+    recorded = (run.results or {}).get("best_epoch")
+    if (run.results or {}).get("best_monitor") == column and isinstance(recorded, int):
+        # The epoch the run's own EarlyStopping/ModelCheckpoint judged best (and whose weights it may
+        # hold): it can differ from the plain minimum when min_delta or a baseline applied.
+        best = next((row for row in scored if row.get("epoch") == recorded), best)
     out = {"best_epoch": int(best["epoch"]) if best.get("epoch") is not None else None}
     for name, value in best.items():
         if name in CSV_SKIP:

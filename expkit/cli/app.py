@@ -9,8 +9,8 @@ from expkit import __version__
 from expkit.errors import EXIT_INTERRUPTED, ExpkitError, TrainingFailed
 
 # Every subcommand, in the order --help lists them: one module each in expkit/cli/.
-COMMANDS = ("train", "validate", "summary", "schema", "compare", "diff", "sweep", "plot", "export", "predict",
-            "serve", "neighbours", "mlflow-sync")
+COMMANDS = ("train", "resume", "validate", "summary", "schema", "compare", "diff", "sweep", "plot", "export",
+            "predict", "serve", "neighbours", "mlflow-sync")
 
 
 def add_set_option(parser) -> None:

@@ -80,6 +80,9 @@ class TrainingConfig(Spec):
         "float16 compute with float32 weights. auto: on with a GPU, off on the CPU."))
     verbose: Literal["auto", 0, 1, 2] = Field("auto", description=(
         "Keras progress: auto = a progress bar on a terminal, one line per epoch otherwise."))
+    keep_state: bool = Field(False, description=(
+        "Keep state.npz (the last epoch's weights, optimizer and callback state, which `expkit resume` "
+        "continues from) in the run folder when the run completes; by default it is removed then."))
     callbacks: CallbacksConfig = Field(default_factory=CallbacksConfig, description="Callbacks.")
 
     @field_validator("devices")

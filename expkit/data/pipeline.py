@@ -92,3 +92,30 @@ def _streamed(tf, splits: DataSplits, paths, y, batch_size, seed, mode, file, sh
     dataset = dataset.batch(batch_size).map(lambda x, label: (prepare(x), label),
                                             num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def epoch_keyed_train_pipeline(splits: DataSplits, batch_size: int, seed: int, first_epoch: int, epochs: int,
+                               input_names: list[str] | None = None):
+    """(dataset, steps_per_epoch): the training batches of epochs first_epoch..epochs-1 (0-based) as one
+    stream, each epoch's order a pure function of (seed, epoch). A run resumed at epoch k then sees
+    exactly the batches an uninterrupted run saw from epoch k on, which the reshuffling pipeline above
+    cannot promise (its per-iterator seeds depend on how many iterators Keras made and dropped).
+    Used with training.deterministic (a different order from make_pipelines', so not for every run)."""
+    import tensorflow as tf
+    x, y = splits.x_train, splits.y_train
+    size = len(x)
+    if input_names:
+        x = {name: x[:, i:i + 1] for i, name in enumerate(input_names)}
+    x, y = tf.nest.map_structure(tf.constant, x), tf.constant(y)
+
+    def epoch_batches(epoch):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(size, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
+        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+
+    def gather(indices):
+        return tf.nest.map_structure(lambda a: tf.gather(a, indices), x), tf.gather(y, indices)
+
+    dataset = (tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch_batches)
+               .map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE))
+    return dataset, -(-size // batch_size)

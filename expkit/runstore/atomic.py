@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Callable, Iterator
@@ -62,3 +63,17 @@ def save_atomic(path: Path, save: Callable[[Path], None]) -> None:
     """`save(tmp)` writes a file (model.save, an export); it then replaces `path` whole."""
     with replacing(Path(path)) as tmp:
         save(tmp)
+
+
+def clean_temp_files(folder: Path) -> list[Path]:
+    """Remove the temporary files (temp_path's names) that a killed writer left in `folder`; files of
+    writers still alive are kept. Returns what was removed."""
+    from expkit.runstore.liveness import process_start
+    removed = []
+    for path in Path(folder).glob(".*.tmp*"):
+        match = re.search(r"\.(\d+)-[0-9a-f]{8}\.tmp", path.name)
+        if match and (int(match[1]) == os.getpid() or process_start(int(match[1])) is None):
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed.append(path)
+    return removed

@@ -2,7 +2,11 @@
 
     runs/<YYYYmmdd-HHMMSS>-<name>-<4 hex>/
       config.yaml  config.json  run.json  metrics.csv  results.json  model.keras  [best.keras]
-      [preprocessing.json]  tb/  [export/<format>/]
+      [preprocessing.json]  [state.npz]  [*.log]  tb/  [export/<format>/]
+
+state.npz is the training state at the end of the last finished epoch (weights, optimizer, epoch,
+callbacks, random generators), written while a run trains so that `expkit resume` can continue it;
+it is removed when the run completes (kept with training.keep_state).
 """
 from __future__ import annotations
 
@@ -37,6 +41,8 @@ class RunFolder:
     best_model_file = property(lambda self: self.path / "best.keras")
     preprocessing_json = property(lambda self: self.path / "preprocessing.json")
     tb_dir = property(lambda self: self.path / "tb")
+    state_file = property(lambda self: self.path / "state.npz")
+    log_file = property(lambda self: self.path / "train.log")  # a sweep child's output
 
     def export_dir(self, fmt: str) -> Path:
         return self.path / "export" / fmt

@@ -9,8 +9,9 @@ from typing import Any, Iterable
 
 from expkit.errors import ExpkitError
 from expkit.runstore.folder import BadRun, RunFolder
+from expkit.runstore.liveness import process_gone
 
-STATUSES = ("running", "completed", "failed", "interrupted")
+STATUSES = ("running", "completed", "failed", "interrupted", "stale")
 
 
 @dataclass
@@ -33,7 +34,12 @@ class Run:
 
     @property
     def status(self) -> str:
-        return self.info.get("status", "unknown")
+        """run.json's status, except that a 'running' run whose process is gone is 'stale' (killed,
+        or its machine went down): `expkit resume` continues it."""
+        status = self.info.get("status", "unknown")
+        if status == "running" and process_gone(self.info):
+            return "stale"
+        return status
 
     @property
     def seed(self) -> int | None:
@@ -52,15 +58,19 @@ class Run:
 
     def metrics_csv(self) -> list[dict[str, float]]:
         """metrics.csv as rows of floats (read on demand: only `--metric best` and plots need it)."""
-        import csv
-        path = RunFolder(self.path).metrics_csv
-        if not path.is_file():
-            return []
-        try:
-            with path.open(newline="", encoding="utf-8") as f:
-                return [{k: _float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-        except (OSError, UnicodeDecodeError, csv.Error) as exc:
-            raise BadRun(f"{self.path}: metrics.csv is unreadable ({exc})") from None
+        return read_metrics(RunFolder(self.path).metrics_csv)
+
+
+def read_metrics(path: Path) -> list[dict[str, float | None]]:
+    """metrics.csv as rows of floats ([] when there is none); BadRun when it cannot be read."""
+    import csv
+    if not path.is_file():
+        return []
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            return [{k: _float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise BadRun(f"{path.parent}: metrics.csv is unreadable ({exc})") from None
 
 
 def _float(value: str) -> float | None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from expkit.backend import import_keras
 from expkit.config.experiment import ExperimentConfig
 from expkit.config.loader import LoadedConfig, resolved_data
-from expkit.errors import DataError, TrainingFailed
+from expkit.errors import DataError, ExpkitError, TrainingFailed
 from expkit.model.device import DevicePlan, apply_device, backend_env, choose_device, visible_gpus
 from expkit.model.distribution import Distribution, cluster_settings, initialize_processes, make_distribution
 from expkit.runstore import RunFolder, RunRecord, create_run_dir, now, write_atomic, write_json
@@ -112,9 +112,10 @@ def _interrupt_on_sigterm() -> None:
         pass
 
 
-def train(loaded: LoadedConfig, runs_dir: Path) -> Path:
-    """Train and evaluate; returns the run folder. Raises TrainingFailed or KeyboardInterrupt after
-    recording the outcome in run.json."""
+def train(loaded: LoadedConfig, runs_dir: Path, run_dir: Path | None = None) -> Path:
+    """Train and evaluate; returns the run folder (a new one in `runs_dir`, or exactly `run_dir`, which
+    must not exist yet: a sweep names its children's folders). Raises TrainingFailed or
+    KeyboardInterrupt after recording the outcome in run.json."""
     cfg = loaded.config
     started = now()
     ready = prepare(loaded)
@@ -126,29 +127,86 @@ def train(loaded: LoadedConfig, runs_dir: Path) -> Path:
                         f"but dataset '{cfg.dataset.name}' gives one target per sample: use an .npz file with one "
                         f"array per input and output ({', '.join(f'{o}_train' for o in outputs)}, ...)")
     import tensorflow as tf
-
-    run_dir = create_run_dir(Path(runs_dir), cfg.experiment.name, started)
-    folder = RunFolder(run_dir)
-    write_atomic(folder.config_yaml, loaded.to_yaml())
-    # The same resolved config as JSON: compare reads thousands of runs, and JSON parses ~50x faster.
-    write_json(folder.config_json, resolved_data(cfg))
-    record = RunRecord(run_dir, cfg.experiment.name, cfg.experiment.seed, started, ready.device_name,
-                       {"tensorflow": tf.__version__, "keras": keras.__version__, **_jax_version(cfg)},
-                       details=ready.distribution.record(cfg.training.backend))
+    try:
+        if run_dir is None:
+            run_dir = create_run_dir(Path(runs_dir), cfg.experiment.name, started)
+        else:
+            run_dir = Path(run_dir)
+            run_dir.parent.mkdir(parents=True, exist_ok=True)
+            run_dir.mkdir()
+        folder = RunFolder(run_dir)
+        write_atomic(folder.config_yaml, loaded.to_yaml())
+        # The same resolved config as JSON: compare reads thousands of runs, and JSON parses ~50x faster.
+        write_json(folder.config_json, resolved_data(cfg))
+        record = RunRecord(run_dir, cfg.experiment.name, cfg.experiment.seed, started, ready.device_name,
+                           {"tensorflow": tf.__version__, "keras": keras.__version__, **_jax_version(cfg)},
+                           details=ready.distribution.record(cfg.training.backend))
+    except OSError as exc:
+        raise ExpkitError(f"{run_dir or runs_dir}: cannot write the run folder ({exc.strerror or exc}): "
+                          "give a writable --runs-dir with free space") from None
     print(f"run folder: {run_dir}\ndevice: {ready.device_name}; {model.count_params():,} parameters; "
           f"{len(splits.x_train):,} training samples", flush=True)
+    return _attempt(ready, cfg, run_dir, record, None)
+
+
+def resume(run_dir: Path) -> Path:
+    """Continue an interrupted, killed (stale) or failed run in its own folder, from the end of its last
+    finished epoch (its state.npz), with the config it was started with (its config.yaml)."""
+    from expkit.config import load_config
+    from expkit.runstore import clean_temp_files, read_run
+    from expkit.training.state import load_state
+    run_dir = Path(run_dir)
+    run = read_run(run_dir)
+    if run.status == "completed":
+        raise ExpkitError(f"{run_dir}: the run already completed; nothing to resume")
+    if run.status == "running":
+        raise ExpkitError(f"{run_dir}: the run is still running (pid {run.info.get('pid')} on "
+                          f"{run.info.get('host')}); stop it first, or wait for it to end")
+    folder = RunFolder(run_dir)
+    loaded = load_config(folder.config_yaml)
+    started = now()
+    ready = prepare(loaded)
+    clean_temp_files(run_dir)  # what a kill during a save left behind
+    state = load_state(folder.state_file)
+    try:
+        record = RunRecord.reopen(run_dir, started, initial_epoch=state.epoch if state else 0)
+    except OSError as exc:
+        raise ExpkitError(f"{folder.run_json}: cannot write ({exc.strerror or exc}): free some space or make "
+                          "the folder writable") from None
+    print(f"run folder: {run_dir}\nresuming {run.status} run from "
+          + (f"the end of epoch {state.epoch}" if state else "the start (no epoch had finished)"), flush=True)
+    return _attempt(ready, loaded.config, run_dir, record, state)
+
+
+def _attempt(ready: Prepared, cfg: ExperimentConfig, run_dir: Path, record: RunRecord, state) -> Path:
+    folder = RunFolder(run_dir)
     _interrupt_on_sigterm()
     try:
-        from expkit.tracking.hparams import log_run_hparams, sweep_hparams_from_env
-        log_run_hparams(run_dir, *sweep_hparams_from_env())  # the HParams dashboard's row for this run
-        results = fit_and_evaluate(ready, cfg, run_dir)
+        if state is None and len(record.data["attempts"]) == 1:
+            from expkit.tracking.hparams import log_run_hparams, sweep_hparams_from_env
+            log_run_hparams(run_dir, *sweep_hparams_from_env())  # the HParams dashboard's row for this run
+        results = fit_and_evaluate(ready, cfg, run_dir, state)
     except KeyboardInterrupt:
-        record.finish("interrupted", error="interrupted (Ctrl-C or SIGTERM)")
+        _finish(record, "interrupted", error="interrupted (Ctrl-C or SIGTERM)")
         raise
     except Exception as exc:  # a training failure is recorded, whatever it is
-        record.finish("failed", error=f"{type(exc).__name__}: {exc}")
-        raise TrainingFailed(f"training failed: {type(exc).__name__}: {exc} (recorded in {run_dir / 'run.json'})") from exc
-    record.finish("completed", epochs_run=results["epochs_run"])
+        note = _finish(record, "failed", error=f"{type(exc).__name__}: {exc}")
+        raise TrainingFailed(f"training failed: {type(exc).__name__}: {exc} "
+                             + (note or f"(recorded in {folder.run_json}; `expkit resume {run_dir}` continues it)")) from exc
+    note = _finish(record, "completed", epochs_run=results["epochs_run"])
+    if note:
+        raise TrainingFailed(f"training completed but {note}")
     from expkit.tracking.tensorboard import write_run_text
     write_run_text(run_dir)  # the resolved config and the final run.json, in TensorBoard's text tab
+    if not cfg.training.keep_state:
+        folder.state_file.unlink(missing_ok=True)
     return run_dir
+
+
+def _finish(record: RunRecord, status: str, **fields) -> str | None:
+    """Record the outcome; on a disk-full or read-only error, a note saying so instead of a traceback."""
+    try:
+        record.finish(status, **fields)
+    except OSError as exc:
+        return f"(run.json could not be updated: {exc.strerror or exc})"
+    return None
