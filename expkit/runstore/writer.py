@@ -68,7 +68,7 @@ class RunRecord:
     def __init__(self, run_dir: Path, name: str, seed: int, started: datetime, device: str, versions: dict,
                  details: dict | None = None):
         self.path = RunFolder(run_dir).run_json
-        self.data = data if data is not None else {
+        self.data = {
             "format_version": FORMAT_VERSION, "id": run_dir.name, "name": name, "status": "running",
             "start_time": started.isoformat(timespec="seconds"), "end_time": None, "duration_seconds": None,
             "seed": seed, "device": device,
