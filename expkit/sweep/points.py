@@ -1,8 +1,11 @@
 """Sweeps: expand a config's variants, grid, random samples and seeds into points, validate every
 point before training any, and run them in fresh processes, skipping points that already completed.
 
-A point's identity is the hash of its resolved config (`config_hash`), so re-running a sweep finds
-the runs it already made in its folder, whatever their folder names.
+A point's identity is runstore's `identify`: the config keys that differ from the defaults and the
+content of its data files, recorded as `identity` in each run.json, so re-running a sweep finds the
+runs it already made in its folder, whatever their folder names, even after a schema default was added
+or the data folder moved. Runs from before (no identity recorded) match by the hash of their whole
+resolved config, as they always did.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ import yaml
 from expkit.config.loader import LoadedConfig, load_config, resolved_data
 from expkit.config.sweep import RandomParam, SweepConfig
 from expkit.errors import ConfigError, ExpkitError
-from expkit.runstore import SEED_KEY, Run, config_hash, load_runs
+from expkit.runstore import SEED_KEY, Run, config_hash, identify, load_runs
 
 
 @dataclass
@@ -29,6 +32,7 @@ class Point:
     values: dict[str, Any]                # the swept keys' values at this point
     loaded: LoadedConfig | None = None
     hash: str = ""
+    legacy_hash: str = ""                 # the whole resolved config's hash: matches runs from before identities
     existing: list[Run] = field(default_factory=list)
 
     @property
@@ -116,7 +120,8 @@ def validate_points(file: Path, points: list[Point], extra: list[str]) -> None:
     for point in points:
         try:
             point.loaded = load_config(file, [*extra, *point.overrides])
-            point.hash = config_hash(resolved_data(point.loaded.config))
+            point.hash = identify(point.loaded.config)[0]
+            point.legacy_hash = config_hash(resolved_data(point.loaded.config))
         except ConfigError as exc:
             failures.append(f"point {point.index} ({point.label}):\n  " + str(exc).replace("\n", "\n  "))
     if failures:
@@ -130,12 +135,28 @@ def validate_points(file: Path, points: list[Point], extra: list[str]) -> None:
         seen[point.hash] = point.index
 
 
+def _identity_of_older_run(run: Run) -> str | None:
+    """A run from before identities were recorded: its config read with today's schema, or None when
+    today's schema refuses it (then only the whole-config hash can match it)."""
+    from pydantic import ValidationError
+    from expkit.config.experiment import ExperimentConfig
+    try:
+        return identify(ExperimentConfig.model_validate(run.config))[0]
+    except (ValidationError, ValueError, TypeError, OSError):
+        return None
+
+
 def attach_existing(points: list[Point], sweep_dir: Path) -> None:
     """Find the runs each point already has in the sweep folder (by config hash)."""
     if not sweep_dir.is_dir():
         return
-    by_hash: dict[str, list[Run]] = {}
+    by_identity: dict[str, list[Run]] = {}
+    by_legacy: dict[str, list[Run]] = {}
     for run in load_runs([sweep_dir]):
-        by_hash.setdefault(config_hash(run.config), []).append(run)
+        if isinstance(run.info.get("identity"), str):
+            by_identity.setdefault(run.info["identity"], []).append(run)
+        else:
+            identity = _identity_of_older_run(run)
+            (by_identity if identity else by_legacy).setdefault(identity or config_hash(run.config), []).append(run)
     for point in points:
-        point.existing = by_hash.get(point.hash, [])
+        point.existing = by_identity.get(point.hash, []) + by_legacy.get(point.legacy_hash, [])

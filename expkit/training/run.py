@@ -15,7 +15,7 @@ from expkit.config.loader import LoadedConfig, resolved_data
 from expkit.errors import DataError, ExpkitError, TrainingFailed
 from expkit.model.device import DevicePlan, apply_device, backend_env, choose_device, visible_gpus
 from expkit.model.distribution import Distribution, cluster_settings, initialize_processes, make_distribution
-from expkit.runstore import RunFolder, RunRecord, create_run_dir, now, write_atomic, write_json
+from expkit.runstore import RunFolder, RunRecord, create_run_dir, identify, now, write_atomic, write_json
 from expkit.training.checks import check_outputs, first_layer_type, input_shapes_for
 from expkit.training.fit import fit_and_evaluate
 
@@ -127,6 +127,7 @@ def train(loaded: LoadedConfig, runs_dir: Path, run_dir: Path | None = None) -> 
                         f"but dataset '{cfg.dataset.name}' gives one target per sample: use an .npz file with one "
                         f"array per input and output ({', '.join(f'{o}_train' for o in outputs)}, ...)")
     import tensorflow as tf
+    identity, fingerprint = identify(cfg)  # what a sweep matches this run by (config keys, data content)
     try:
         if run_dir is None:
             run_dir = create_run_dir(Path(runs_dir), cfg.experiment.name, started)
@@ -140,7 +141,8 @@ def train(loaded: LoadedConfig, runs_dir: Path, run_dir: Path | None = None) -> 
         write_json(folder.config_json, resolved_data(cfg))
         record = RunRecord(run_dir, cfg.experiment.name, cfg.experiment.seed, started, ready.device_name,
                            {"tensorflow": tf.__version__, "keras": keras.__version__, **_jax_version(cfg)},
-                           details=ready.distribution.record(cfg.training.backend))
+                           details={**ready.distribution.record(cfg.training.backend), "identity": identity,
+                                    "data_fingerprint": fingerprint})
     except OSError as exc:
         raise ExpkitError(f"{run_dir or runs_dir}: cannot write the run folder ({exc.strerror or exc}): "
                           "give a writable --runs-dir with free space") from None
