@@ -566,3 +566,85 @@ def test_read_only_runs_dir(tmp_path, no_tensorflow):
                             timeout=120, cwd=ROOT, env={**os.environ, **no_tensorflow})
     check_bad_input(result, cfg, VALID, (f"--runs-dir {mount}/runs: cannot create a folder there (Read-only file "
                                          "system); name a folder you can write to",))
+
+
+# --- Corrupt run folders: compare, diff and plot report one line naming the file, never a traceback. ---
+
+GOOD_RUN = ROOT / "tests" / "fixtures" / "runs" / "20261204-181656-format1-xor-91b8"  # written by a real train
+
+
+def _set(file: str, key: str, value):
+    def edit(run: Path):
+        data = json.loads((run / file).read_text())
+        section, _, leaf = key.rpartition(".")
+        (data[section] if section else data)[leaf] = value
+        (run / file).write_text(json.dumps(data))
+    return edit
+
+
+def _write(file: str, content: str | bytes):
+    def edit(run: Path):
+        target = run / file
+        if isinstance(content, bytes):
+            target.write_bytes(target.read_bytes() + content)
+        else:
+            target.write_text(content.replace("$OLD", target.read_text()[:40]))
+    return edit
+
+
+CORRUPT_RUNS = {
+    "start-time-int": (_set("run.json", "start_time", 5), "run.json: start_time must be text, got 5"),
+    "id-list": (_set("run.json", "id", [1]), "run.json: id must be text, got [1]"),
+    "status-list": (_set("run.json", "status", ["done"]), "run.json: status must be text"),
+    "epochs-run-text": (_set("run.json", "epochs_run", "many"), "run.json: epochs_run must be a whole number"),
+    "run-json-list": (_write("run.json", "[1, 2]"), "run.json does not hold a JSON object"),
+    "run-json-truncated": (_write("run.json", "$OLD"), "run.json is unreadable"),
+    "run-json-nested-100000": (_write("run.json", '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}"),
+                               "run.json is unreadable"),
+    "config-experiment-list": (_set("config.json", "experiment", [1]), "config: experiment must be a mapping"),
+    "config-seed-text": (_set("config.json", "experiment.seed", "abc"), "config: experiment.seed must be a whole"),
+    "results-test-list": (_set("results.json", "test", [1, 2]), "results.json: test must be a mapping"),
+    "results-metric-text": (_set("results.json", "test", {"accuracy": "high"}),
+                            "results.json: test.accuracy must be a number, got 'high'"),
+    "results-epochs-infinite": (_write("results.json", '{"test": {"accuracy": NaN}, "epochs_run": 1e999}'),
+                                "results.json: epochs_run must be a whole number, got inf"),
+    "results-truncated": (_write("results.json", "$OLD"), "results.json is unreadable"),
+    "metrics-not-utf8": (_write("metrics.csv", b"\xff\xfe,\x80\n"), "metrics.csv is unreadable ('utf-8' codec"),
+    "metrics-extra-values": (_write("metrics.csv", "epoch,loss\n1,0.5,0.7,9\n"),
+                             "metrics.csv has a row with more values than its header names"),
+}
+METRICS_ONLY = {"metrics-not-utf8", "metrics-extra-values"}  # only plot and --metric best read it
+
+
+@pytest.fixture(scope="module")
+def corrupt_runs(tmp_path_factory) -> dict[str, Path]:
+    import shutil
+    base = tmp_path_factory.mktemp("corrupt")
+    good = shutil.copytree(GOOD_RUN, base / "good", ignore=shutil.ignore_patterns("tb", "model.keras"))
+    out = {"good": good}
+    for name, (edit, _) in CORRUPT_RUNS.items():
+        out[name] = shutil.copytree(good, base / name)
+        edit(out[name])
+    return out
+
+
+@pytest.mark.parametrize("command", ["compare", "compare-best", "diff", "plot"])
+@pytest.mark.parametrize("kind", list(CORRUPT_RUNS))
+def test_corrupt_run_is_one_line_naming_the_file(corrupt_runs, kind, command, capsys, tmp_path):
+    from expkit.cli import main
+    bad, good = corrupt_runs[kind], corrupt_runs["good"]
+    argv = {"compare": ["compare", str(bad), str(good)],
+            "compare-best": ["compare", str(bad), str(good), "--metric", "best"],
+            "diff": ["diff", str(good), str(bad)],
+            "plot": ["plot", str(bad), str(good), "--out", str(tmp_path / "p.png")]}[command]
+    code = main(argv)  # any exception other than a reported error fails the test with its traceback
+    err = capsys.readouterr().err
+    reads_metrics = command in ("compare-best", "plot")
+    if kind in METRICS_ONLY and not reads_metrics:
+        assert code == 0, err
+        return
+    expected = f"{bad}: {CORRUPT_RUNS[kind][1]}"
+    assert expected in err, err
+    line = next(line for line in err.splitlines() if expected in line)
+    assert line.startswith(("error: ", "skipped ", "note: ")), err
+    assert code in (0, 2), err

@@ -61,7 +61,7 @@ class RunFolder:
             if required:
                 raise BadRun(f"{self.path}: not a run folder (no {file.name})") from None
             return None
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:  # RecursionError: [[[[... nested 100,000 deep
             raise BadRun(f"{self.path}: {file.name} is unreadable ({exc})") from None
         if not isinstance(data, dict):
             raise BadRun(f"{self.path}: {file.name} does not hold a JSON object")
@@ -82,7 +82,7 @@ class RunFolder:
             data = yaml.load(self.config_yaml.read_text(encoding="utf-8"), Loader=loader)
         except FileNotFoundError:
             raise BadRun(f"{self.path}: not a run folder (no config.yaml)") from None
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
             raise BadRun(f"{self.path}: config.yaml is unreadable ({exc})") from None
         if not isinstance(data, dict):
             raise BadRun(f"{self.path}: config.yaml does not hold a mapping")

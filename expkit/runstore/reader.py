@@ -10,6 +10,7 @@ from typing import Any, Iterable
 from expkit.errors import ExpkitError
 from expkit.runstore.folder import BadRun, RunFolder
 from expkit.runstore.liveness import process_gone
+from expkit.runstore.shapes import check_run
 
 STATUSES = ("running", "completed", "failed", "interrupted", "stale")
 
@@ -68,9 +69,12 @@ def read_metrics(path: Path) -> list[dict[str, float | None]]:
         return []
     try:
         with path.open(newline="", encoding="utf-8") as f:
-            return [{k: _float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+            rows = [{k: _float(v) for k, v in row.items()} for row in csv.DictReader(f)]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise BadRun(f"{path.parent}: metrics.csv is unreadable ({exc})") from None
+    if any(None in row for row in rows):  # DictReader files values beyond the header under None
+        raise BadRun(f"{path.parent}: metrics.csv has a row with more values than its header names")
+    return rows
 
 
 def _float(value: str) -> float | None:
@@ -103,8 +107,9 @@ def read_run(path: Path) -> Run:
     """One run folder; raises BadRun saying which file is missing or corrupt."""
     folder = RunFolder(path)
     info = folder.read_json(folder.run_json, required=True)
-    return Run(path=folder.path, info=info, config=folder.read_config(),
-               results=folder.read_json(folder.results_json))
+    run = Run(path=folder.path, info=info, config=folder.read_config(), results=folder.read_json(folder.results_json))
+    check_run(run.path, run.info, run.config, run.results)
+    return run
 
 
 RUN_FILES = ("config.json", "config.yaml", "results.json", "metrics.csv")  # a run folder without run.json
