@@ -26,12 +26,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"expkit.cli.{name.replace('-', '_')}").add_parser(sub)
+    for parser_ in (parser, *{id(p): p for p in sub.choices.values()}.values()):
+        # `expkit --plugin X train` or `expkit train --plugin X`; distinct dests, as a subcommand's defaults
+        # would overwrite the top-level value
+        parser_.add_argument("--plugin", dest="plugins" if parser_ is parser else "plugins_after", action="append",
+                             default=[], metavar="PATH_OR_MODULE",
+                             help="load a plugin (a module name, a .py file or a package folder) whose layers, "
+                             "losses and datasets configs may name; installed plugins are found by their "
+                             "expkit.plugins entry point; repeatable" if parser_ is parser else argparse.SUPPRESS)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        plugins = args.plugins + getattr(args, "plugins_after", [])
+        if plugins:
+            from expkit.config.plugins import load_cli_plugins
+            load_cli_plugins(plugins)
         return args.handler(args)
     except (ExpkitError, TrainingFailed) as exc:
         print(f"error: {exc}", file=sys.stderr)

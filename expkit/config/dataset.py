@@ -94,9 +94,11 @@ class DatasetConfig(Spec):
     @field_validator("name")
     @classmethod
     def _known_name(cls, value: str) -> str:
-        if value not in DATASET_NAMES:
-            raise ValueError(f"unknown dataset '{value}'{suggest(value, DATASET_NAMES)}; expected one of "
-                             + ", ".join(DATASET_NAMES))
+        from expkit.config.plugins import plugin_for, plugin_names
+        if value not in DATASET_NAMES and plugin_for("datasets", value) is None:
+            known = [*DATASET_NAMES, *plugin_names("datasets")]
+            raise ValueError(f"unknown dataset '{value}'{suggest(value, known)}; expected one of "
+                             + ", ".join(known) + " (or a plugin's: expkit --plugin PATH)")
         return value
 
     @model_validator(mode="after")

@@ -84,10 +84,12 @@ def _message(err: dict, root: type[BaseModel]) -> str:
             return "each layer needs a 'type', e.g. type: Dense"
         if isinstance(raw, str) and LAYER_TYPES.get(raw, LAYER_TYPES.get(raw.lower())):
             return f"{err['msg']}, got '{raw}'"  # a known type where it is not allowed (Bidirectional)
-        names = sorted(set(LAYER_TYPES.values()))
-        close = suggest(raw, list(LAYER_TYPES))
+        from expkit.config.plugins import plugin_names
+        extra = plugin_names("layers")  # a loaded plugin's layers count as known names
+        names = sorted(set(LAYER_TYPES.values())) + extra
+        close = suggest(raw, list(LAYER_TYPES) + extra)
         if close:
-            close = f" (did you mean '{LAYER_TYPES[close.split(chr(39))[1]]}'?)"
+            close = f" (did you mean '{LAYER_TYPES.get(close.split(chr(39))[1], close.split(chr(39))[1])}'?)"
         return (f"unknown layer type '{raw}'{close}; expected one of {', '.join(names)} "
                 f"(or type: keras with class_name for any other built-in Keras layer)")
     if kind == "union_tag_invalid":
@@ -96,6 +98,9 @@ def _message(err: dict, root: type[BaseModel]) -> str:
     if kind == "literal_error":
         expected = err["ctx"]["expected"]
         options = [o.strip(" '") for o in expected.replace(" or ", ", ").split(",")]
+        if "mean_squared_error" in options:  # the loss names: a loaded plugin's losses are names too
+            from expkit.config.plugins import plugin_names
+            options += plugin_names("losses")
         return f"must be one of {expected}, got {value!r}{suggest(value, options)}"
     if kind in ("value_error", "assertion_error"):
         return err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")

@@ -18,6 +18,8 @@ from expkit.config.components import Activation
 from expkit.errors import suggest
 from expkit.config.layer_base import EXPKIT_FIELDS, KernelSpec, LayerSpec, WeightedSpec, snake_case
 from expkit.config.layer_fields import derive_spec
+from expkit.config.plugin_specs import PluginLayer
+from expkit.config.plugins import plugin_for
 
 __all__ = ["EXPKIT_FIELDS", "KernelSpec", "LayerSpec", "WeightedSpec", "snake_case", "AnyLayer", "LAYER_CLASSES",
            "LAYER_TYPES", "canonical_type"]
@@ -312,11 +314,15 @@ def _layer_tag(value: Any) -> str | None:
     if isinstance(value, dict) and "share" in value and "type" not in value:
         return "Shared"
     raw = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-    return canonical_type(raw)
+    tag = canonical_type(raw)
+    if tag is None and plugin_for("layers", raw) is not None:
+        return "Plugin"  # a layer a loaded plugin declares (config/plugins.py)
+    return tag
 
 
 AnyLayer = Annotated[
-    Union[tuple(Annotated[cls, Tag(name)] for name, cls in LAYER_CLASSES.items())],  # type: ignore[misc]
+    Union[tuple(Annotated[cls, Tag(name)] for name, cls in LAYER_CLASSES.items())  # type: ignore[misc]
+          + (Annotated[PluginLayer, Tag("Plugin")],)],
     Discriminator(_layer_tag, custom_error_type="unknown_layer_type",
                   custom_error_message="unknown layer type")]
 for _cls in LAYER_CLASSES.values():

@@ -8,6 +8,8 @@ from pydantic import ConfigDict, Discriminator, Field, Tag, PositiveFloat, Posit
 from expkit.config.base import KeyProblem, NamedSpec, Spec
 from expkit.config.catalog import CATALOG
 from expkit.config.components import keras_snake
+from expkit.config.plugin_specs import PluginLoss
+from expkit.config.plugins import plugin_for
 from expkit.errors import suggest
 
 AutoSteps = PositiveInt | Literal["auto"]
@@ -212,10 +214,14 @@ Metric = MetricName | MetricSpec
 
 
 def _loss_form(value) -> str:
+    named = value if isinstance(value, str) else value.get("name") if isinstance(value, dict) else None
+    if plugin_for("losses", named) is not None and named not in LOSSES:
+        return "plugin"  # a loss a loaded plugin declares (config/plugins.py)
     return "per_output" if isinstance(value, dict) and "name" not in value else "one"
 
 
-Loss = Annotated[Union[Annotated[LossSpec, Tag("one")], Annotated[dict[str, LossSpec], Tag("per_output")]],
+Loss = Annotated[Union[Annotated[LossSpec, Tag("one")], Annotated[dict[str, LossSpec], Tag("per_output")],
+                       Annotated[PluginLoss, Tag("plugin")]],
                  Discriminator(_loss_form)]
 
 

@@ -53,6 +53,9 @@ def load_raw(cfg, seed: int) -> RawData:
         from expkit.data.files import load_file
 
         return load_file(cfg)
+    from expkit.data.plugin_data import is_plugin_dataset, load_plugin_dataset
+    if is_plugin_dataset(name):
+        return load_plugin_dataset(cfg, seed)
     if name == "skipgram":
         from expkit.data.text import load_skipgram
 

@@ -68,6 +68,9 @@ def make_optimizer(keras, spec: OptimizerSpec, steps_per_epoch: int | None, epoc
 
 
 def _one_loss(keras, loss: LossSpec):
+    if type(loss).__name__ == "PluginLoss":  # a plugin's loss class, built with the config's arguments
+        from expkit.config.plugins import plugin_object
+        return plugin_object("losses", loss.name)(**loss.keras_kwargs())
     options = {k: v for k, v in (("from_logits", loss.from_logits), ("label_smoothing", loss.label_smoothing))
                if v is not None}
     options.update(loss.keras_kwargs())

@@ -53,6 +53,10 @@ def make_layer(keras, spec: LayerSpec, name: str, cfg, reg, *, no_activation=Fal
     `input_shape` (one sample's) is needed by the layers that are whole models (Application)."""
     if spec.type == "Keras":
         return _escape_hatch(keras, spec, name)
+    if type(spec).__name__ == "PluginLayer":  # a plugin's class, built with the config's arguments
+        from expkit.config.plugins import plugin_object
+        kwargs = {k: keras_object(keras, v) for k, v in spec.keras_kwargs().items()}
+        return plugin_object("layers", spec.type)(name=name, **kwargs)
     if spec.type == "Application":
         return make_application(keras, spec, name, input_shape)
     kwargs = {**spec.keras_kwargs(), **model_defaults(spec, cfg, reg)}

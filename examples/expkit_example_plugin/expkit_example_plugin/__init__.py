@@ -1,0 +1,9 @@
+"""An example expkit plugin. This module only declares names (no TensorFlow import, so `expkit
+validate` stays fast); `objects` defines and registers them when a model is built or loaded."""
+
+EXPKIT_PLUGIN = {
+    "objects": "expkit_example_plugin.objects",
+    "layers": ["ScaledDense"],
+    "losses": ["smooth_l1"],
+    "datasets": ["noisy_sine"],
+}

@@ -1,0 +1,72 @@
+"""The example plugin's objects, registered under the package name `expkit_example_plugin`: a saved
+model.keras then names this plugin in its registered_name ('expkit_example_plugin>ScaledDense')."""
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+PACKAGE = "expkit_example_plugin"
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ScaledDense(keras.layers.Layer):
+    """A Dense layer whose output is multiplied by a learned scalar per unit (starts at `scale`)."""
+
+    def __init__(self, units: int, scale: float = 1.0, activation=None, **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.scale, self.activation = int(units), float(scale), keras.activations.get(activation)
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(input_shape[-1], self.units), initializer="glorot_uniform", name="kernel")
+        self.bias = self.add_weight(shape=(self.units,), initializer="zeros", name="bias")
+        self.gain = self.add_weight(shape=(self.units,), initializer=keras.initializers.Constant(self.scale),
+                                    name="gain")
+
+    def call(self, inputs):
+        return self.activation((ops.matmul(inputs, self.kernel) + self.bias) * self.gain)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.units)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "scale": self.scale,
+                "activation": keras.activations.serialize(self.activation)}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SmoothL1(keras.losses.Loss):
+    """Huber's loss by its other name, with `beta` where quadratic turns linear."""
+
+    def __init__(self, beta: float = 1.0, name: str = "smooth_l1", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.beta = float(beta)
+
+    def call(self, y_true, y_pred):
+        diff = ops.abs(ops.cast(y_true, y_pred.dtype) - y_pred)
+        return ops.mean(ops.where(diff < self.beta, 0.5 * diff ** 2 / self.beta, diff - 0.5 * self.beta), axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "beta": self.beta}
+
+
+# The names configs use (EXPKIT_PLUGIN) -> the classes: expkit builds them with the config's arguments.
+LAYERS = {"ScaledDense": ScaledDense}
+LOSSES = {"smooth_l1": SmoothL1}
+
+
+def noisy_sine(config, seed: int) -> dict:
+    """y = sin(3x) + noise over x in [-1, 1]: a regression a small network fits in a few epochs."""
+    rng = np.random.default_rng(seed)
+    samples = config.samples or 1000
+
+    def draw(n):
+        x = rng.uniform(-1, 1, size=(n, 1)).astype("float32")
+        return x, (np.sin(3 * x) + rng.normal(0, 0.05, size=(n, 1))).astype("float32")
+    x_train, y_train = draw(samples)
+    x_test, y_test = draw(max(100, samples // 4))
+    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test,
+            "task": "regression", "kind": "tabular"}
+
+
+DATASETS = {"noisy_sine": noisy_sine}

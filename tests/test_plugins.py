@@ -1,0 +1,131 @@
+"""Plugins: the example plugin (examples/expkit_example_plugin) found by its entry point or given with
+--plugin, its layer, loss and dataset validated without TensorFlow, trained end to end, compared,
+reloaded in safe mode and used to predict; and what is said when the plugin is missing."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PLUGIN_DIR = ROOT / "examples" / "expkit_example_plugin"
+PLUGIN = ["--plugin", str(PLUGIN_DIR)]
+
+
+def config(**changes) -> dict:
+    data = {"experiment": {"name": "sine", "seed": 2},
+            "dataset": {"name": "noisy_sine", "samples": 600},
+            "model": {"layers": [{"type": "ScaledDense", "units": 16, "scale": 2.0, "activation": "tanh"},
+                                 {"type": "Dense", "units": 1}]},
+            "compile": {"loss": {"name": "smooth_l1", "beta": 0.5}, "metrics": ["mae"],
+                        "optimizer": {"name": "adam", "learning_rate": 0.02}},
+            "training": {"epochs": 8, "batch_size": 32, "verbose": 2}}
+    for key, value in changes.items():
+        section, _, field = key.partition("__")
+        data[section][field] = value
+    return data
+
+
+def write(tmp_path: Path, data: dict, name: str = "sine.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def expkit(*args, env=None, timeout=300):
+    return subprocess.run([sys.executable, "-m", "expkit", *map(str, args)], capture_output=True, text=True,
+                          cwd=ROOT, timeout=timeout, env=env)
+
+
+def no_plugins_env() -> dict:
+    return {k: v for k, v in os.environ.items() if k != "EXPKIT_PLUGINS"}
+
+
+@pytest.fixture
+def installed(tmp_path) -> dict:
+    """The example plugin as pip would install it: the package importable and a dist-info declaring the
+    entry point (group expkit.plugins), both on PYTHONPATH; no --plugin needed."""
+    site = tmp_path / "site"
+    info = site / "expkit_example_plugin-0.1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: expkit-example-plugin\nVersion: 0.1.0\n")
+    (info / "entry_points.txt").write_text("[expkit.plugins]\nexample = expkit_example_plugin\n")
+    paths = [str(site), str(PLUGIN_DIR), str(ROOT), os.environ.get("PYTHONPATH", "")]
+    return {**no_plugins_env(), "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+
+
+# --- validate: the names, without TensorFlow --------------------------------------------------------
+
+def test_an_installed_plugin_is_found_by_its_entry_point_and_validate_imports_no_tensorflow(tmp_path, installed):
+    path = write(tmp_path, config())
+    code = (f"import sys\nfrom expkit.cli import main\nassert main(['validate', {str(path)!r}]) == 0\n"
+            "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                          env=installed, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"model__layers": [{"type": "ScaledDens", "units": 4}, {"type": "Dense", "units": 1}]},
+     "unknown layer type 'ScaledDens' (did you mean 'ScaledDense'?)"),
+    ({"compile__loss": "smooth_l2"}, "did you mean 'smooth_l1'?"),
+    ({"dataset__name": "noisy_sin"}, "unknown dataset 'noisy_sin' (did you mean 'noisy_sine'?)"),
+], ids=["layer", "loss", "dataset"])
+def test_validate_suggests_a_plugins_names(tmp_path, change, message):
+    done = expkit(*PLUGIN, "validate", write(tmp_path, config(**change)), env=no_plugins_env())
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_without_the_plugin_its_names_are_unknown(tmp_path):
+    done = expkit("validate", write(tmp_path, config()), env=no_plugins_env())
+    assert done.returncode == 2 and "unknown layer type 'ScaledDense'" in done.stderr
+    assert "unknown dataset 'noisy_sine'" in done.stderr and "--plugin" in done.stderr
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("no/such/dir", "no such file, folder or module name"),
+    ("json", "declares no EXPKIT_PLUGIN"),
+])
+def test_a_bad_plugin_argument_is_a_one_line_error(tmp_path, spec, message):
+    done = expkit("--plugin", spec, "validate", write(tmp_path, config()), env=no_plugins_env())
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+# --- end to end ------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_the_example_plugin_end_to_end(tmp_path):
+    env = no_plugins_env()
+    path = write(tmp_path, config())
+    trained = expkit("train", path, "--runs-dir", tmp_path / "runs", *PLUGIN, env=env)  # --plugin after the command
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    run = Path(trained.stdout.strip().splitlines()[-1])
+    results = json.loads((run / "results.json").read_text())
+    assert results["test"]["mae"] < 0.2, results  # sin(3x) learned: the layer, the loss and the data are real
+    assert "smooth_l1" in (run / "config.yaml").read_text()
+
+    compared = expkit("compare", tmp_path / "runs", "--format", "csv", env=env)  # no plugin needed to compare
+    assert compared.returncode == 0 and run.name in compared.stdout
+
+    # model.keras names the plugin it needs, and loads in safe mode with it
+    import zipfile
+    saved = json.loads(zipfile.ZipFile(run / "model.keras").read("config.json"))
+    assert "expkit_example_plugin>ScaledDense" in json.dumps(saved)
+    x = np.linspace(-1, 1, 7, dtype="float32").reshape(-1, 1)
+    np.save(tmp_path / "x.npy", x)
+    predicted = expkit("--plugin", PLUGIN_DIR, "predict", run, tmp_path / "x.npy", "--output", tmp_path / "p.npy",
+                       env=env)
+    assert predicted.returncode == 0, predicted.stderr[-3000:]
+    assert np.abs(np.load(tmp_path / "p.npy").reshape(-1) - np.sin(3 * x).reshape(-1)).max() < 0.35
+
+    missing = expkit("predict", run, tmp_path / "x.npy", env=env)
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    assert "uses ScaledDense, SmoothL1 from plugin 'expkit_example_plugin', which is not loaded" in missing.stderr
+    assert "--plugin" in missing.stderr
