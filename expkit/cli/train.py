@@ -14,6 +14,8 @@ def add_parser(sub) -> None:
     add_set_option(parser)
     parser.add_argument("--runs-dir", default="runs", help="where run folders go (default: runs)")
     parser.add_argument("--name", help="override experiment.name (used in the run folder's name)")
+    parser.add_argument("--run-dir", help="create the run exactly in this folder (new or empty) instead of a new "
+                        "folder in --runs-dir; `expkit sweep` names its points' folders this way")
     cluster = parser.add_argument_group(
         "several machines (JAX: training.backend: jax, distribution: data_parallel; untested on a real cluster)")
     cluster.add_argument("--coordinator", metavar="HOST:PORT", help="process 0's address, the same for every process "
@@ -33,9 +35,10 @@ def run(args) -> int:
         print(f"note: {args.config} has a sweep: section, which `expkit train` ignores (it trains the base "
               f"config once); `expkit sweep {args.config}` runs the sweep", file=sys.stderr)
     from expkit.runstore import make_runs_dir
-    make_runs_dir(Path(args.runs_dir))  # a file or a read-only disk is found before TensorFlow starts
+    runs_dir = Path(args.run_dir).parent if args.run_dir else Path(args.runs_dir)
+    make_runs_dir(runs_dir)  # a file or a read-only disk is found before TensorFlow starts
     from expkit.training import train
-    print(train(loaded, Path(args.runs_dir)))
+    print(train(loaded, runs_dir, Path(args.run_dir) if args.run_dir else None))
     return 0
 
 

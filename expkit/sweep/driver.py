@@ -53,7 +53,7 @@ def run_sweep(config: str | Path, *, spec: SweepConfig | None = None, overrides:
         f"{len(todo)} to run" + (f" ({jobs} at once)" if jobs > 1 and todo else "") + (gpus.describe() if todo else ""))
     if dry_run:
         for p in points:
-            state = "completed" if p.done else (f"rerun ({p.existing[-1].status})" if p.existing else "to run")
+            state = "completed" if p.done else (f"resume ({p.existing[-1].status})" if p.existing else "to run")
             out(f"  {p.index:3d}  {state:22s} {p.label}")
         return result
     make_runs_dir(sweep_dir)
@@ -69,7 +69,7 @@ def run_sweep(config: str | Path, *, spec: SweepConfig | None = None, overrides:
         manifest.write_manifest(sweep_dir, file, spec, points, overrides, statuses)
         done = sum(1 for s in statuses.values() if s["status"] == "completed")
         out(f"[{done}/{len(points)} completed] point {point.index} ({point.label}): {status} in {seconds:.1f} s"
-            + (f" -> {run_dir}" if run_dir else f"; see {sweep_dir / 'logs'}"))
+            + (f" -> {run_dir}" if status == "completed" else f"; see {run_dir}/train.log"))
 
     run_points(todo, file, overrides, sweep_dir, jobs, env, on_done, gpus_per_run)
     failed = result.failed

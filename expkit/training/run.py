@@ -114,7 +114,7 @@ def _interrupt_on_sigterm() -> None:
 
 def train(loaded: LoadedConfig, runs_dir: Path, run_dir: Path | None = None) -> Path:
     """Train and evaluate; returns the run folder (a new one in `runs_dir`, or exactly `run_dir`, which
-    must not exist yet: a sweep names its children's folders). Raises TrainingFailed or
+    must not hold a run yet: a sweep names its children's folders). Raises TrainingFailed or
     KeyboardInterrupt after recording the outcome in run.json."""
     cfg = loaded.config
     started = now()
@@ -133,8 +133,10 @@ def train(loaded: LoadedConfig, runs_dir: Path, run_dir: Path | None = None) -> 
             run_dir = create_run_dir(Path(runs_dir), cfg.experiment.name, started)
         else:
             run_dir = Path(run_dir)
-            run_dir.parent.mkdir(parents=True, exist_ok=True)
-            run_dir.mkdir()
+            run_dir.mkdir(parents=True, exist_ok=True)  # a sweep made it, to put train.log in it
+            if RunFolder(run_dir).is_run:
+                raise ExpkitError(f"{run_dir}: already holds a run (run.json); give a new folder, or "
+                                  f"`expkit resume {run_dir}` to continue it")
         folder = RunFolder(run_dir)
         write_atomic(folder.config_yaml, loaded.to_yaml())
         # The same resolved config as JSON: compare reads thousands of runs, and JSON parses ~50x faster.
