@@ -182,10 +182,11 @@ def test_keras_escape_hatch_builds_any_builtin_layer(tmp_path):
 
 
 def test_keras_escape_hatch_unknown_class_points_at_the_line(tmp_path):
-    loaded = load(tmp_path, [{"type": "Dense", "units": 2},
-                             {"type": "keras", "class_name": "Croping2D", "config": {}}])
-    with pytest.raises(BuildError, match=r"exp\.yaml:\d+:\d+: model\.layers\[1\] \(Keras\).*did you mean 'Cropping2D'"):
-        build(loaded, (8, 8, 1))
+    """The escape hatch's class is checked against the catalogue when the config loads."""
+    from expkit.errors import ConfigError
+    with pytest.raises(ConfigError, match=r"exp\.yaml:\d+:\d+: model\.layers\[1\]\.class_name: 'Croping2D' is not a "
+                                          r"layer a config can name \(did you mean 'Cropping2D'\?\)"):
+        load(tmp_path, [{"type": "Dense", "units": 2}, {"type": "keras", "class_name": "Croping2D", "config": {}}])
 
 
 def test_shape_error_names_the_yaml_layer(tmp_path):

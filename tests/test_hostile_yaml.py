@@ -294,3 +294,68 @@ def test_undefined_alias_is_named(tmp_path, capsys):
     text = VALID + "x: *nowhere\n"
     code, err, cfg = validate(tmp_path, text, capsys)
     assert code == 2 and f"{cfg}:{line_of(text, '*nowhere')}:4: invalid YAML: found undefined alias 'nowhere'" in err
+
+
+# --- Code stays out of configs: the escape hatch's allow-list, and git run without the repository's hooks. ---
+
+@pytest.mark.parametrize("layer, message", [
+    ({"type": "keras", "class_name": "TFSMLayer", "config": {"filepath": "/tmp/saved", "call_endpoint": "serve"}},
+     "model.layers[0].class_name: 'TFSMLayer' is not a layer a config can name"),
+    ({"type": "keras", "class_name": "Lambda", "config": {}}, "'Lambda' is not a layer a config can name"),
+    ({"type": "keras", "class_name": "TorchModuleWrapper", "config": {}}, "is not a layer a config can name"),
+    ({"type": "keras", "class_name": "Dense", "config": {"units": 2, "kernel_initializer": {
+        "module": "os", "class_name": "System", "config": {}}}}, "config may not hold 'module'"),
+    ({"type": "keras", "class_name": "Dense", "config": {"units": 2, "activation": {
+        "class_name": "Function", "function": "print"}}}, "config may not hold 'function'"),
+])
+def test_escape_hatch_refuses_code_and_files_when_the_config_loads(tmp_path, capsys, layer, message):
+    text = VALID.replace("    - &dense {type: Dense, units: 8, activation: relu}\n",
+                         "    - " + yaml.safe_dump(layer, default_flow_style=True))
+    code, err, cfg = validate(tmp_path, text, capsys)
+    assert code == 2 and f"{cfg}:5:" in err and message in err, err
+
+
+def test_escape_hatch_refuses_a_layer_hidden_in_another_layers_config(tmp_path):
+    """Bidirectional's `layer` is deserialized by Keras itself: the builder checks every class it names."""
+    from expkit.errors import BuildError
+    from expkit.model.builder import build_model
+    from tests.helpers import load
+    hidden = {"class_name": "TFSMLayer", "config": {"filepath": str(tmp_path / "saved"), "call_endpoint": "serve"}}
+    loaded = load(tmp_path, [{"type": "keras", "class_name": "Bidirectional", "config": {"layer": hidden}},
+                             {"type": "Dense", "units": 1}])
+    with pytest.raises(BuildError, match=r"model\.layers\[0\] \(Keras\): cannot build this layer: the layer "
+                                         r"'TFSMLayer' cannot come from a config"):
+        build_model(loaded.config, {"input": (5, 3)}, locate=loaded.source.locate)
+    built = load(tmp_path, [{"type": "keras", "class_name": "Dense", "config": {
+        "units": 3, "kernel_initializer": {"class_name": "HeNormal", "config": {"seed": 1}}}}])
+    model = build_model(built.config, {"input": (2,)})
+    assert type(model.layers[0].kernel_initializer).__name__ == "HeNormal"
+
+
+def test_git_runs_in_the_config_files_repository_without_its_fsmonitor(tmp_path, monkeypatch):
+    import shutil
+    import subprocess as sp
+    if not shutil.which("git"):
+        pytest.skip("git is not installed")
+    from expkit.runstore.writer import git_commit
+    repo, marker = tmp_path / "repo", tmp_path / "fsmonitor-ran"
+    repo.mkdir()
+    hook = tmp_path / "fsmonitor.sh"
+    hook.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    hook.chmod(0o755)
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    for args in (["init", "-q"], ["config", "core.fsmonitor", str(hook)]):
+        sp.run([*git, *args], check=True)
+    (repo / "cfg.yaml").write_text(VALID)
+    sp.run([*git, "add", "cfg.yaml"], check=True)
+    sp.run([*git, "commit", "-qm", "config"], check=True)
+    marker.unlink(missing_ok=True)
+    sp.run([*git, "status", "--porcelain"], check=True, capture_output=True)
+    assert marker.exists(), "control: plain `git status` runs the repository's fsmonitor"
+    marker.unlink()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # not a repository: the config file's folder decides
+    head = sp.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert git_commit(repo) == head
+    assert not marker.exists(), "expkit ran the repository's fsmonitor"

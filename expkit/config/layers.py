@@ -216,11 +216,47 @@ class Dot(_Merge):
 
 
 class KerasLayer(LayerSpec):
-    """Escape hatch: any other built-in Keras layer by class name, checked when the model is built."""
+    """Escape hatch: a Keras layer by class name with its config as Keras serializes it.
+
+    Allowed are the layers of the catalogue (keras_layers.json), which leaves out every layer that
+    runs code or loads a file (Lambda, TFSMLayer, JaxLayer, TorchModuleWrapper, ...): an allow-list,
+    so a layer a new Keras adds stays out until the catalogue is regenerated and reviewed."""
 
     class_name: str = Field(pattern=r"^[A-Z][A-Za-z0-9]*$", description=(
         "A class in keras.layers, e.g. Cropping2D (no import paths: YAML cannot load code)."))
     config: dict[str, Any] = Field(default_factory=dict, description="Its constructor arguments.")
+
+    @field_validator("class_name")
+    @classmethod
+    def _allowed(cls, value: str) -> str:
+        if value not in LAYERS:
+            raise ValueError(f"'{value}' is not a layer a config can name{suggest(value, list(LAYERS))}: only "
+                             "keras.layers classes built from plain arguments are allowed (expkit/config/"
+                             "keras_layers.json lists them); layers that run code or load files, such as Lambda "
+                             "and TFSMLayer, cannot come from YAML")
+        return value
+
+    @field_validator("config")
+    @classmethod
+    def _no_code(cls, value: dict) -> dict:
+        for key, item in _nested_items(value):
+            if key in ("module", "registered_name", "function", "function_type"):
+                raise ValueError(f"config may not hold '{key}' (it would import or run code), got {item!r}")
+            if key == "class_name" and item not in LAYERS and not str(item)[:1].isupper():
+                raise ValueError(f"config names the class {item!r}, which is not a Keras class name")
+        return value
+
+
+def _nested_items(value):
+    """Every (key, value) of the mappings inside `value`, at any depth."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack += item.values()
+            yield from item.items()
+        elif isinstance(item, list):
+            stack += item
 
 
 class SharedLayer(LayerSpec):

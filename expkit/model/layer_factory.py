@@ -24,12 +24,17 @@ def keras_object(keras, value):
 
 
 def _escape_hatch(keras, spec, name: str):
-    cls = getattr(keras.layers, spec.class_name, None)
-    if not (isinstance(cls, type) and issubclass(cls, keras.layers.Layer)):
-        from expkit.errors import suggest
-        options = [n for n in dir(keras.layers) if n[:1].isupper()]
-        raise ValueError(f"keras.layers has no layer '{spec.class_name}'{suggest(spec.class_name, options)}")
-    return cls(name=name, **spec.config)
+    """Keras' own deserializer (in its default safe mode: no lambdas), after every layer the config names, at any
+    depth (a Bidirectional's inner layer), is checked against the catalogue: the config layer already
+    refused the top one, this refuses one hidden in its arguments."""
+    from expkit.config.catalog import LAYERS
+    from expkit.config.layers import _nested_items
+    for key, value in [("class_name", spec.class_name), *_nested_items(spec.config)]:
+        is_layer = key == "class_name" and isinstance(getattr(keras.layers, str(value), None), type)
+        if is_layer and value not in LAYERS:
+            raise ValueError(f"the layer '{value}' cannot come from a config: it runs code or loads a file")
+    return keras.layers.deserialize({"module": "keras.layers", "class_name": spec.class_name,
+                                     "config": {**spec.config, "name": name}})
 
 
 def model_defaults(spec: LayerSpec, cfg, reg) -> dict:

@@ -47,13 +47,18 @@ def create_run_dir(runs_dir: Path, name: str, started: datetime) -> Path:
     raise RuntimeError(f"could not make a new run folder in {runs_dir}")
 
 
-def git_commit(cwd: Path) -> str | None:
-    """The commit of the working directory's repository, with '-dirty' when it has changes."""
+# A repository's own config can name commands git runs (core.fsmonitor runs one on `git status`):
+# expkit only reads the commit, so nothing configured in the repository is run.
+_GIT = ["git", "-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null"]
+
+
+def git_commit(folder: Path) -> str | None:
+    """The commit of the repository holding `folder` (the config file's), with '-dirty' when it has changes."""
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5)
+        head = subprocess.run([*_GIT, "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=5)
         if head.returncode != 0:
             return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+        dirty = subprocess.run([*_GIT, "status", "--porcelain", "--untracked-files=no"], cwd=folder,
                                capture_output=True, text=True, timeout=5).stdout.strip()
         return head.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
@@ -66,14 +71,14 @@ class RunRecord:
     and process_start are the current attempt's, so liveness checks look at the process that counts."""
 
     def __init__(self, run_dir: Path, name: str, seed: int, started: datetime, device: str, versions: dict,
-                 details: dict | None = None):
+                 details: dict | None = None, config_file: Path | None = None):
         self.path = RunFolder(run_dir).run_json
         self.data = {
             "format_version": FORMAT_VERSION, "id": run_dir.name, "name": name, "status": "running",
             "start_time": started.isoformat(timespec="seconds"), "end_time": None, "duration_seconds": None,
             "seed": seed, "device": device,
             "versions": {"python": platform.python_version(), "expkit": expkit.__version__, **versions},
-            "command": sys.argv[:], "git_commit": git_commit(Path.cwd()), "error": None,
+            "command": sys.argv[:], "git_commit": git_commit(Path(config_file).resolve().parent if config_file else Path.cwd()), "error": None,
             **(details or {}),  # backend, distribution, replicas, per-replica batch, GPUs given by a sweep
         }
         self._begin_attempt(started)

@@ -144,7 +144,7 @@ def train(loaded: LoadedConfig, runs_dir: Path, run_dir: Path | None = None) -> 
         record = RunRecord(run_dir, cfg.experiment.name, cfg.experiment.seed, started, ready.device_name,
                            {"tensorflow": tf.__version__, "keras": keras.__version__, **_jax_version(cfg)},
                            details={**ready.distribution.record(cfg.training.backend), "identity": identity,
-                                    "data_fingerprint": fingerprint})
+                                    "data_fingerprint": fingerprint}, config_file=loaded.file)
     except OSError as exc:
         raise ExpkitError(f"{run_dir or runs_dir}: cannot write the run folder ({exc.strerror or exc}): "
                           "give a writable --runs-dir with free space") from None
