@@ -1,7 +1,7 @@
 """expkit: a declarative experiment runner for Keras."""
 __version__ = "0.1.0"
 
-_API = ("load_runs", "compare_runs", "train", "sweep")
+_API = ("load_runs", "compare_runs", "train", "resume", "sweep")
 
 
 def __getattr__(name: str):

@@ -5,6 +5,7 @@ as the CLI, as Python objects.
     run = expkit.train("configs/mnist_fast.yaml", overrides=["training.epochs=1"], runs_dir="runs")
     run.results["test"]["accuracy"]                        # a Run: .path, .config, .results, .info
     run = expkit.train({"experiment": {"name": "x"}, ...})  # or a config as a dict
+    run = expkit.resume("runs/20260101-120000-x-ab12")     # continue a killed/interrupted/failed run
     result = expkit.sweep("configs/toy2d_hidden_units.yaml", runs_dir="runs")   # .sweep_dir, .statuses
     runs = expkit.load_runs("runs/")                       # list[Run]: .config, .flat_config, .results, .info
     table = expkit.compare_runs("runs/my_sweep", sort="test.accuracy", filters=["status=completed"])
@@ -25,7 +26,7 @@ from expkit.runstore import Run, read_run
 from expkit.sweep.driver import sweep
 from expkit.runstore import load_runs as _load_runs
 
-__all__ = ["ComparisonTable", "Run", "compare_runs", "load_runs", "sweep", "train"]
+__all__ = ["ComparisonTable", "Run", "compare_runs", "load_runs", "resume", "sweep", "train"]
 
 
 def train(config: str | Path | dict, overrides: Iterable[str] = (), runs_dir: str | Path = "runs",
@@ -37,6 +38,13 @@ def train(config: str | Path | dict, overrides: Iterable[str] = (), runs_dir: st
     from expkit.training import train as _train
     loaded = load_config(_config_file(config), list(overrides), name=name)
     return read_run(_train(loaded, Path(runs_dir)))
+
+
+def resume(run_dir: str | Path) -> Run:
+    """Continue an interrupted, killed (stale) or failed run in its folder from its last finished epoch,
+    as `expkit resume RUN` does; returns the finished run."""
+    from expkit.training import resume as _resume
+    return read_run(_resume(Path(run_dir)))
 
 
 def _config_file(config: str | Path | dict) -> Path:

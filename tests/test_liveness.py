@@ -115,3 +115,21 @@ def test_a_run_from_before_attempts_is_reopened_with_its_first_attempt_kept(tmp_
     record.finish("completed")
     info = json.loads((run_dir / "run.json").read_text())
     assert info["status"] == "completed" and info["attempts"][1]["status"] == "completed"
+
+
+def test_resume_refuses_a_completed_run_and_a_run_another_resume_holds(tmp_path):
+    import fcntl
+
+    import pytest
+
+    import expkit
+    from expkit.errors import ExpkitError
+    run_dir = tmp_path / FIXTURE.name
+    shutil.copytree(FIXTURE, run_dir)
+    with pytest.raises(ExpkitError, match="already completed"):
+        expkit.resume(run_dir)
+    set_process(run_dir, status="running", pid=dead_pid(), host=platform.node())
+    with open(run_dir / ".resume.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with pytest.raises(ExpkitError, match="another `expkit resume` of this run is under way"):
+            expkit.resume(run_dir)

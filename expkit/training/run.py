@@ -167,6 +167,7 @@ def resume(run_dir: Path) -> Path:
         raise ExpkitError(f"{run_dir}: the run is still running (pid {run.info.get('pid')} on "
                           f"{run.info.get('host')}); stop it first, or wait for it to end")
     folder = RunFolder(run_dir)
+    _hold_resume_lock(run_dir)
     loaded = load_config(folder.config_yaml)
     started = now()
     ready = prepare(loaded)
@@ -180,6 +181,26 @@ def resume(run_dir: Path) -> Path:
     print(f"run folder: {run_dir}\nresuming {run.status} run from "
           + (f"the end of epoch {state.epoch}" if state else "the start (no epoch had finished)"), flush=True)
     return _attempt(ready, loaded.config, run_dir, record, state)
+
+
+_locks: list = []  # open lock files, held until this process ends
+
+
+def _hold_resume_lock(run_dir: Path) -> None:
+    """One `expkit resume` of a run at a time: an flock on .resume.lock, released when this process ends
+    (however it ends)."""
+    import fcntl
+    try:
+        lock = open(run_dir / ".resume.lock", "a")
+    except OSError as exc:
+        raise ExpkitError(f"{run_dir}: cannot write in the run folder ({exc.strerror or exc}): make it writable "
+                          "to resume the run") from None
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.close()
+        raise ExpkitError(f"{run_dir}: another `expkit resume` of this run is under way; wait for it") from None
+    _locks.append(lock)
 
 
 def _attempt(ready: Prepared, cfg: ExperimentConfig, run_dir: Path, record: RunRecord, state) -> Path:
