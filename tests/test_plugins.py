@@ -23,9 +23,10 @@ def config(**changes) -> dict:
             "dataset": {"name": "noisy_sine", "samples": 600},
             "model": {"layers": [{"type": "ScaledDense", "units": 16, "scale": 2.0, "activation": "tanh"},
                                  {"type": "Dense", "units": 1}]},
-            "compile": {"loss": {"name": "smooth_l1", "beta": 0.5}, "metrics": ["mae"],
+            "compile": {"loss": {"name": "smooth_l1", "beta": 0.5}, "metrics": ["mae", "within_tenth"],
                         "optimizer": {"name": "adam", "learning_rate": 0.02}},
-            "training": {"epochs": 8, "batch_size": 32, "verbose": 2}}
+            "training": {"epochs": 8, "batch_size": 32, "verbose": 2,
+                         "callbacks": {"plugins": [{"name": "gain_logger"}]}}}
     for key, value in changes.items():
         section, _, field = key.partition("__")
         data[section][field] = value
@@ -77,7 +78,10 @@ def test_an_installed_plugin_is_found_by_its_entry_point_and_validate_imports_no
      "unknown layer type 'ScaledDens' (did you mean 'ScaledDense'?)"),
     ({"compile__loss": "smooth_l2"}, "did you mean 'smooth_l1'?"),
     ({"dataset__name": "noisy_sin"}, "unknown dataset 'noisy_sin' (did you mean 'noisy_sine'?)"),
-], ids=["layer", "loss", "dataset"])
+    ({"compile__metrics": ["within_tenths"]}, "did you mean 'within_tenth'?"),
+    ({"training__callbacks": {"plugins": ["gain_loger"]}},
+     "no loaded plugin declares the callback 'gain_loger' (did you mean 'gain_logger'?)"),
+], ids=["layer", "loss", "dataset", "metric", "callback"])
 def test_validate_suggests_a_plugins_names(tmp_path, change, message):
     done = expkit(*PLUGIN, "validate", write(tmp_path, config(**change)), env=no_plugins_env())
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done.stderr
@@ -109,6 +113,11 @@ def test_the_example_plugin_end_to_end(tmp_path):
     run = Path(trained.stdout.strip().splitlines()[-1])
     results = json.loads((run / "results.json").read_text())
     assert results["test"]["mae"] < 0.2, results  # sin(3x) learned: the layer, the loss and the data are real
+    assert results["test"]["within_tenth"] > 0.5  # the plugin's metric
+    import csv
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    assert len(rows) == 8 and all(float(r["scaled_dense_gain"]) > 0 for r in rows)  # the plugin's callback
+    assert rows[0]["scaled_dense_gain"] != rows[-1]["scaled_dense_gain"]  # the gain is learned
     assert "smooth_l1" in (run / "config.yaml").read_text()
 
     compared = expkit("compare", tmp_path / "runs", "--format", "csv", env=env)  # no plugin needed to compare
@@ -127,5 +136,5 @@ def test_the_example_plugin_end_to_end(tmp_path):
 
     missing = expkit("predict", run, tmp_path / "x.npy", env=env)
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
-    assert "uses ScaledDense, SmoothL1 from plugin 'expkit_example_plugin', which is not loaded" in missing.stderr
+    assert "uses ScaledDense, SmoothL1, WithinTenth from plugin 'expkit_example_plugin', which is not loaded" in missing.stderr
     assert "--plugin" in missing.stderr

@@ -98,9 +98,9 @@ def _message(err: dict, root: type[BaseModel]) -> str:
     if kind == "literal_error":
         expected = err["ctx"]["expected"]
         options = [o.strip(" '") for o in expected.replace(" or ", ", ").split(",")]
-        if "mean_squared_error" in options:  # the loss names: a loaded plugin's losses are names too
+        if "mean_squared_error" in options:  # loss or metric names: a loaded plugin's are names too
             from expkit.config.plugins import plugin_names
-            options += plugin_names("losses")
+            options += plugin_names("losses") + plugin_names("metrics")
         return f"must be one of {expected}, got {value!r}{suggest(value, options)}"
     if kind in ("value_error", "assertion_error"):
         return err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")

@@ -8,7 +8,7 @@ from pydantic import ConfigDict, Discriminator, Field, Tag, PositiveFloat, Posit
 from expkit.config.base import KeyProblem, NamedSpec, Spec
 from expkit.config.catalog import CATALOG
 from expkit.config.components import keras_snake
-from expkit.config.plugin_specs import PluginLoss
+from expkit.config.plugin_specs import PluginLoss, PluginMetric, plugin_first
 from expkit.config.plugins import plugin_for
 from expkit.errors import suggest
 
@@ -210,7 +210,7 @@ class MetricSpec(_ClassSpec):
         return self
 
 
-Metric = MetricName | MetricSpec
+Metric = Annotated[MetricName | MetricSpec, plugin_first("metrics", PluginMetric, METRICS)]  # or a plugin's
 
 
 def _loss_form(value) -> str:

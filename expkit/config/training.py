@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, PositiveInt, field_validator
 
 from expkit.config.base import Spec
+from expkit.config.plugin_specs import PluginCallback
 
 Mode = Literal["auto", "min", "max"]
 DEVICE_PATTERN = r"^/?(?:job:[\w-]+/(?:replica:\d+/)?(?:task:\d+/)?)?(?:device:)?(?:[cC][pP][uU]|[gG][pP][uU]):\d+$"
@@ -49,6 +50,9 @@ class CallbacksConfig(Spec):
         "Lower the learning rate when the metric plateaus (not with a learning-rate schedule)."))
     checkpoint: CheckpointSpec | None = Field(None, description="Keep the best epoch's model as best.keras.")
     terminate_on_nan: bool = Field(True, description="Stop at once when the loss becomes NaN.")
+    plugins: list[PluginCallback] = Field(default_factory=list, description=(
+        "Callbacks loaded plugins declare, by name with their arguments ({name: gain_logger}); they run "
+        "before expkit's own, so values they add to the epoch's logs reach metrics.csv and TensorBoard."))
 
 
 class TrainingConfig(Spec):

@@ -87,6 +87,9 @@ def make_loss(keras, cfg: ExperimentConfig):
 
 
 def _one_metric(keras, item):
+    if type(item).__name__ == "PluginMetric":  # a plugin's metric class, built with the config's arguments
+        from expkit.config.plugins import plugin_object
+        return plugin_object("metrics", item.name)(**item.keras_kwargs())
     name = item if isinstance(item, str) else item.name
     kwargs = {} if isinstance(item, str) else item.keras_kwargs()
     if name in METRIC_CLASSES:

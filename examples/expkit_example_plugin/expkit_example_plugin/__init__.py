@@ -5,5 +5,7 @@ EXPKIT_PLUGIN = {
     "objects": "expkit_example_plugin.objects",
     "layers": ["ScaledDense"],
     "losses": ["smooth_l1"],
+    "metrics": ["within_tenth"],
+    "callbacks": ["gain_logger"],
     "datasets": ["noisy_sine"],
 }

@@ -50,9 +50,36 @@ class SmoothL1(keras.losses.Loss):
         return {**super().get_config(), "beta": self.beta}
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class WithinTenth(keras.metrics.MeanMetricWrapper):
+    """The share of predictions within `tolerance` (0.1) of the target."""
+
+    def __init__(self, tolerance: float = 0.1, name: str = "within_tenth", dtype=None):
+        super().__init__(fn=_within, name=name, dtype=dtype, tolerance=float(tolerance))
+        self.tolerance = float(tolerance)
+
+    def get_config(self):
+        return {"tolerance": self.tolerance, "name": self.name, "dtype": self.dtype}
+
+
+def _within(y_true, y_pred, tolerance):
+    return ops.mean(ops.cast(ops.abs(ops.cast(y_true, y_pred.dtype) - y_pred) <= tolerance, "float32"), axis=-1)
+
+
+class GainLogger(keras.callbacks.Callback):
+    """Adds the mean learned gain of the ScaledDense layers to each epoch's logs (metrics.csv, TensorBoard)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        gains = [float(ops.mean(layer.gain)) for layer in self.model.layers if isinstance(layer, ScaledDense)]
+        if gains and logs is not None:
+            logs["scaled_dense_gain"] = sum(gains) / len(gains)
+
+
 # The names configs use (EXPKIT_PLUGIN) -> the classes: expkit builds them with the config's arguments.
 LAYERS = {"ScaledDense": ScaledDense}
 LOSSES = {"smooth_l1": SmoothL1}
+METRICS = {"within_tenth": WithinTenth}
+CALLBACKS = {"gain_logger": GainLogger}
 
 
 def noisy_sine(config, seed: int) -> dict:
