@@ -522,6 +522,12 @@ def test_tensorboard_shows_test_metrics_texts_images_and_the_rate_per_step(runs,
         assert rates[-1] < rates[0]
         # a constant rate writes no per-step series
         assert "batch_learning_rate" not in tags.get(f"{digits}/train", [])
+        # the model's conceptual graph, by default (no batch hook needed)
+        info = board.get("/data/plugin/graphs/info")
+        assert info[f"{digits}/train"]["tags"]["keras"]["conceptual_graph"] is True
+        query = urllib.parse.urlencode({"run": f"{digits}/train", "tag": "keras", "conceptual": "true"})
+        with LOCAL.open(f"{board.base}/data/plugin/graphs/graph?{query}", timeout=20) as answer:
+            assert b"layer_0_conv2d" in answer.read()
 
     model = load_run_model(mnist_run)
     expected_filters = filter_grid(first_layer_filters(model.layers, (28, 28, 1))[1])

@@ -9,7 +9,8 @@
   layer's filters, as `expkit plot --weights` draws them);
 - `tb/train`: `batch_learning_rate` per optimizer step when a schedule changes the rate inside an
   epoch (Keras logs it once per epoch), computed from the schedule at each epoch's end, so no batch
-  hook slows the steps.
+  hook slows the steps; and the model's conceptual graph (tag `keras`, the Graphs tab), written at
+  the start from the model's config (what Keras' write_graph writes first, without its batch hook).
 """
 from __future__ import annotations
 
@@ -106,9 +107,30 @@ def _write_end_images(run_dir: Path, model, splits, step: int) -> None:
         tf.summary.text("confusion_matrix_counts", confusion_markdown(counts, splits.class_names), step=step)
 
 
-def make_learning_rate_logger(keras, run_dir: Path):
-    """A callback writing `batch_learning_rate` for the steps of each epoch, when a schedule sets the
-    rate; None for a constant rate (Keras' epoch_learning_rate already says everything)."""
+MAX_GRAPH_BYTES = 4_000_000  # a model config larger than this is not worth the event file
+
+
+def write_model_graph(writer_folder: Path, model) -> None:
+    """The conceptual graph TensorBoard draws from a Keras model's JSON config (plugin graph_keras_model,
+    as keras.callbacks.TensorBoard(write_graph=True) writes it)."""
+    import tensorflow as tf
+    try:
+        config = model.to_json()
+    except Exception:  # a model that does not serialize has no conceptual graph: nothing to draw
+        return
+    if len(config) > MAX_GRAPH_BYTES:
+        return
+    metadata = tf.compat.v1.SummaryMetadata()
+    metadata.plugin_data.plugin_name = "graph_keras_model"
+    metadata.plugin_data.content = b"1"
+    with _writing(writer_folder):
+        tf.summary.write(tag="keras", tensor=tf.constant(config), step=0, metadata=metadata)
+
+
+def make_learning_rate_logger(keras, run_dir: Path, graph: bool = True):
+    """A callback writing `batch_learning_rate` for the steps of each epoch when a schedule sets the
+    rate (nothing for a constant rate: Keras' epoch_learning_rate says everything), and, with `graph`,
+    the model's conceptual graph when training starts."""
     schedules = keras.optimizers.schedules.LearningRateSchedule
     folder = RunFolder(run_dir).tb_dir / "train"
 
@@ -119,6 +141,10 @@ def make_learning_rate_logger(keras, run_dir: Path):
             super().__init__()
             self.done = 0
             self.writer = None
+
+        def on_train_begin(self, logs=None):
+            if graph:
+                write_model_graph(folder, self.model)
 
         def on_epoch_end(self, epoch, logs=None):
             import tensorflow as tf

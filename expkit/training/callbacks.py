@@ -123,7 +123,8 @@ def make_callbacks(keras, cfg: CallbacksConfig, run_dir: Path, initial_epoch: in
         log_dir=str(folder.tb_dir), update_freq=tb.update_freq, histogram_freq=tb.histogram_freq,
         write_graph=tb.write_graph, profile_batch=tb.profile_batch))
     from expkit.tracking.tensorboard import make_learning_rate_logger
-    callbacks.append(make_learning_rate_logger(keras, run_dir))  # a schedule's rate per step
+    # a schedule's rate per step; the model graph unless Keras writes it (write_graph: with a batch hook)
+    callbacks.append(make_learning_rate_logger(keras, run_dir, graph=not tb.write_graph))
     if cfg.terminate_on_nan:
         callbacks.append(TerminateOnNaN())
     if cfg.early_stopping:
