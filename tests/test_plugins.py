@@ -138,3 +138,14 @@ def test_the_example_plugin_end_to_end(tmp_path):
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
     assert "uses ScaledDense, SmoothL1, WithinTenth from plugin 'expkit_example_plugin', which is not loaded" in missing.stderr
     assert "--plugin" in missing.stderr
+
+
+def test_plugins_given_on_the_command_line_reach_the_processes_expkit_starts(tmp_path, monkeypatch):
+    """`expkit --plugin X sweep ...` starts `expkit train` children: they get X through EXPKIT_PLUGINS."""
+    from expkit.config import plugins
+    monkeypatch.delenv(plugins.PLUGINS_ENV, raising=False)
+    monkeypatch.setattr(plugins, "_plugins", dict(plugins._plugins))  # leave the registry as it was
+    plugins.load_cli_plugins([str(PLUGIN_DIR)])
+    assert os.environ[plugins.PLUGINS_ENV] == str(PLUGIN_DIR)
+    child = expkit("validate", write(tmp_path, config()), env=dict(os.environ))  # no --plugin: inherited
+    assert child.returncode == 0, child.stderr
