@@ -50,10 +50,10 @@ def mnist_test(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def expected(mnist_run):
-    """The run's model on MNIST test images, prepared by hand: pixels / 255 with a channel axis."""
+    """The run's model on raw MNIST test images (its first layers scale them and add the channel axis)."""
     model = run_model(mnist_run)
     x, y = mnist_test(40)
-    return x, y, model.predict((x / 255.0).astype("float32")[..., None], verbose=0)
+    return x, y, model.predict(x.astype("float32"), verbose=0)
 
 
 def predicted_classes(stdout: str) -> list[int]:
@@ -116,9 +116,10 @@ def test_csv_columns_are_matched_by_name_and_standardized_as_in_training(table_r
     assert classes == ["big", "small", "big"]
     assert expkit("predict", table_run, tmp_path / "new.csv", "--output", tmp_path / "p.npy").returncode == 0
     pre = json.loads((table_run / "preprocessing.json").read_text())
-    x = (np.array([[50, 1.3], [50, 0.7], [75, 1.0]]) - pre["mean"]) / pre["std"]  # width, height
-    np.testing.assert_allclose(np.load(tmp_path / "p.npy"), run_model(table_run).predict(x, verbose=0),
-                               rtol=1e-5, atol=1e-6)
+    raw = np.array([[50, 1.3], [50, 0.7], [75, 1.0]], dtype=np.float32)  # width, height
+    model = run_model(table_run)  # takes raw features: its first layer standardizes them as training did
+    np.testing.assert_allclose(model.layers[0](raw), (raw - pre["mean"]) / pre["std"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.load(tmp_path / "p.npy"), model.predict(raw, verbose=0), rtol=1e-5, atol=1e-6)
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +147,7 @@ def test_regression_prints_the_models_values(regression_run, tmp_path):
     assert [line[0] for line in lines] == ["new.csv[0]", "new.csv[1]"]
     pre = json.loads((regression_run / "preprocessing.json").read_text())
     assert pre["task"] == "regression" and pre["feature_names"] == ["area", "rooms"]
-    x = (np.array([[80.0, 3.0], [150.0, 6.0]]) - pre["mean"]) / pre["std"]
+    x = np.array([[80.0, 3.0], [150.0, 6.0]], dtype=np.float32)  # raw: the model standardizes them itself
     expected = run_model(regression_run).predict(x, verbose=0).reshape(-1)
     np.testing.assert_allclose([float(line[1]) for line in lines], expected, rtol=1e-4)
     assert expkit("predict", regression_run, tmp_path / "new.csv", "--output", tmp_path / "p.csv").returncode == 0

@@ -79,7 +79,7 @@ def digits(mnist_run):
     images = np.frombuffer(gzip.open(ROOT / "expkit/data/mnist/t10k-images-idx3-ubyte.gz").read(), np.uint8,
                            offset=16).reshape(-1, 28, 28)[-8:]
     model = import_keras().saving.load_model(mnist_run / "model.keras", safe_mode=True)
-    return images, model.predict((images / 255.0).astype("float32")[..., None], verbose=0)
+    return images, model.predict(images.astype("float32"), verbose=0)  # the model scales and shapes raw pixels
 
 
 def test_startup_line_says_where_and_how(server):

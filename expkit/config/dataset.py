@@ -5,6 +5,7 @@ from typing import Literal
 
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
+from expkit.config.augment import AugmentLayer
 from expkit.config.base import KeyProblem, Spec
 from expkit.errors import suggest
 
@@ -88,6 +89,10 @@ class DatasetConfig(Spec):
     skip_corrupt: bool | None = Field(None, description=(
         "image_folder: skip images that cannot be read and count them, instead of stopping with an error "
         "naming the file (default false)."))
+    augment: list[AugmentLayer] | None = Field(None, description=(  # type: ignore[valid-type]
+        "Image augmentation: Keras layers (RandomFlip, RandomRotation, RandomTranslation, RandomZoom, "
+        "RandomContrast, RandomBrightness) with Keras' arguments, applied to the training batches only, "
+        "on raw pixel values, seeded; never to validation or test data, and not saved in the model."))
     shuffle_buffer: PositiveInt | None = Field(None, description=(
         "Shuffle buffer size; default: the whole training split (a perfect shuffle)."))
 

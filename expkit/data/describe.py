@@ -36,7 +36,7 @@ NAMED_INPUTS = {
 def describe_input(cfg, first_layer: str | None = None) -> tuple[tuple[int, ...], int | None, str]:
     """(input shape after preprocessing, num_classes or None, task)."""
     if cfg.name in FILE_DATASETS:
-        splits = load_splits(cfg, seed=0, first_layer=first_layer)
+        splits = load_splits(cfg, seed=0, first_layer=first_layer, raw_inputs=True)
         return splits.input_shape, splits.num_classes, splits.task
     if cfg.name not in NAMED_INPUTS:
         raise DataError(f"unknown dataset '{cfg.name}'")

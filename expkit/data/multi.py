@@ -72,13 +72,24 @@ def effective_dataset(cfg):
     return cfg.dataset
 
 
+def takes_raw_inputs(cfg) -> bool:
+    """Does the model scale and shape its one input itself (model/preprocessing.py)? Not for several
+    inputs, token ids, or an autoencoder (its targets are the prepared inputs)."""
+    return (len(cfg.model.inputs or []) <= 1 and not token_inputs(cfg) and not _autoencoder(cfg))
+
+
+def _autoencoder(cfg) -> bool:
+    return cfg.dataset.target == "input" and cfg.dataset.name != "csv"  # csv: a column named input
+
+
 def load_for_model(cfg, first_layer: str | None) -> DataSplits:
     """The splits `train` feeds this model: named arrays, or the one-array path; then `target: input`."""
     if uses_named_arrays(cfg):
         splits = load_named_splits(cfg)
     else:
-        splits = load_splits(effective_dataset(cfg), cfg.experiment.seed, first_layer)
-    autoencoder = cfg.dataset.target == "input" and cfg.dataset.name != "csv"  # csv: a column named input
+        splits = load_splits(effective_dataset(cfg), cfg.experiment.seed, first_layer,
+                             raw_inputs=takes_raw_inputs(cfg))
+    autoencoder = _autoencoder(cfg)
     return with_input_target(splits) if autoencoder else splits
 
 

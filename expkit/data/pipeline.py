@@ -49,7 +49,7 @@ def make_pipelines(splits: DataSplits, batch_size: int, seed: int, *, cache: boo
                 return None
             file = cache_file(cache_dir, name, x, splits.decoding) if mode == "disk" else None
             return _streamed(tf, splits, x, y, batch_size, seed, mode, file,
-                             shuffle and name == "train", shuffle_buffer)
+                             shuffle and name == "train", shuffle_buffer, name == "train")
 
         return (streamed(splits.x_train, splits.y_train, "train"), streamed(splits.x_val, splits.y_val, "val"),
                 streamed(splits.x_test, splits.y_test, "test"))
@@ -65,14 +65,17 @@ def make_pipelines(splits: DataSplits, batch_size: int, seed: int, *, cache: boo
             dataset = dataset.cache()
         if training and shuffle:
             dataset = dataset.shuffle(shuffle_buffer or size, seed=seed, reshuffle_each_iteration=True)
-        return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        dataset = dataset.batch(batch_size)
+        if training and splits.augment is not None:
+            dataset = _augmented(tf, dataset, splits.augment)
+        return dataset.prefetch(tf.data.AUTOTUNE)
 
     return (pipeline(splits.x_train, splits.y_train, True),
             pipeline(splits.x_val, splits.y_val, False),
             pipeline(splits.x_test, splits.y_test, False))
 
 
-def _streamed(tf, splits: DataSplits, paths, y, batch_size, seed, mode, file, shuffle, shuffle_buffer):
+def _streamed(tf, splits: DataSplits, paths, y, batch_size, seed, mode, file, shuffle, shuffle_buffer, training):
     """paths -> decoded (parallel) -> cached -> shuffled -> batched -> prepared -> prefetched.
 
     Without a cache the paths themselves are shuffled (a perfect shuffle costs a few bytes per file);
@@ -88,9 +91,12 @@ def _streamed(tf, splits: DataSplits, paths, y, batch_size, seed, mode, file, sh
         if shuffle:
             buffer = shuffle_buffer or min(len(paths), max(batch_size, SHUFFLE_BYTES // _sample_bytes(splits)))
             dataset = dataset.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
-    prepare = splits.preprocessor.tf_call
-    dataset = dataset.batch(batch_size).map(lambda x, label: (prepare(x), label),
-                                            num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.batch(batch_size)
+    if training and splits.augment is not None:
+        dataset = _augmented(tf, dataset, splits.augment)
+    if not splits.preprocessor.in_model:  # else the model's first layers scale and shape the raw images
+        prepare = splits.preprocessor.tf_call
+        dataset = dataset.map(lambda x, label: (prepare(x), label), num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
@@ -117,5 +123,12 @@ def epoch_keyed_train_pipeline(splits: DataSplits, batch_size: int, seed: int, f
         return tf.nest.map_structure(lambda a: tf.gather(a, indices), x), tf.gather(y, indices)
 
     dataset = (tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch_batches)
-               .map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE))
-    return dataset, -(-size // batch_size)
+               .map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True))
+    if splits.augment is not None:
+        dataset = _augmented(tf, dataset, splits.augment)
+    return dataset.prefetch(tf.data.AUTOTUNE), -(-size // batch_size)
+
+
+def _augmented(tf, dataset, augment):
+    """Training batches through dataset.augment's layers, in parallel, after the cache: new draws every epoch."""
+    return dataset.map(lambda x, label: (augment(x), label), num_parallel_calls=tf.data.AUTOTUNE)

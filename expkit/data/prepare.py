@@ -40,10 +40,15 @@ class Preprocessor:
     class_names: list[str] | None = None
     feature_names: list[str] | None = None  # table data: the input columns by name, for predict's CSV
     vocabulary: list[str] | None = None     # text data: the word of each token id, for `expkit neighbours`
+    # True: the model's first layers do the scaling and shaping (model/preprocessing.py), so the model
+    # takes raw samples; this record is then documentation. False: runs from before, and token data.
+    in_model: bool = False
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        """Raw samples (N, *raw_shape) -> model input (N, *shape)."""
+        """Raw samples (N, *raw_shape) -> model input: (N, *shape), or (N, *raw_shape) when `in_model`."""
         x = np.asarray(x)
+        if self.in_model:
+            return x.astype(np.float32).reshape((len(x), *self.raw_shape))
         if self.scale == "unit":
             out = np.divide(x, np.float32(255.0), dtype=np.float32)
         elif self.scale == "standardize":
@@ -68,7 +73,7 @@ class Preprocessor:
                 "shape": list(self.shape), "task": self.task, "class_names": self.class_names,
                 "mean": None if self.mean is None else self.mean.tolist(),
                 "std": None if self.std is None else self.std.tolist(), "feature_names": self.feature_names,
-                "vocabulary": self.vocabulary}
+                "vocabulary": self.vocabulary, "in_model": self.in_model}
 
     @classmethod
     def from_json(cls, data: dict) -> "Preprocessor":
@@ -76,7 +81,8 @@ class Preprocessor:
             return None if v is None else np.asarray(v, dtype=np.float32)
         return cls(data["scale"], data["kind"], tuple(data["raw_shape"]), tuple(data["shape"]),
                    array(data.get("mean")), array(data.get("std")), data.get("task", CLASSIFICATION),
-                   data.get("class_names"), data.get("feature_names"), data.get("vocabulary"))
+                   data.get("class_names"), data.get("feature_names"), data.get("vocabulary"),
+                   bool(data.get("in_model", False)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,10 +102,12 @@ class DataSplits:
     scale: str = "none"
     preprocessor: Preprocessor | None = None
     decoding: object | None = None  # streamed images: the x arrays hold file paths (see image_stream)
+    augment: object | None = None   # dataset.augment: batch -> augmented batch, for training batches only
 
     @property
     def input_shape(self) -> tuple[int, ...]:
-        if self.decoding is not None:
+        """One sample's shape as the YAML's first layer sees it (after the model's preprocessing front)."""
+        if self.decoding is not None or (self.preprocessor is not None and self.preprocessor.in_model):
             return tuple(self.preprocessor.shape)
         return tuple(self.x_train.shape[1:])
 
@@ -170,7 +178,8 @@ def sample_shape(shape: tuple[int, ...], cfg, first_layer: str | None) -> tuple[
     return shape
 
 
-def fit_preprocessor(scale: str, raw: RawData, x_train: np.ndarray, shape: tuple[int, ...]) -> Preprocessor:
+def fit_preprocessor(scale: str, raw: RawData, x_train: np.ndarray, shape: tuple[int, ...],
+                     in_model: bool = False) -> Preprocessor:
     mean = std = None
     if scale == "standardize" and raw.decoding is not None:
         from expkit.data.stream_stats import streamed_mean_std
@@ -181,7 +190,7 @@ def fit_preprocessor(scale: str, raw: RawData, x_train: np.ndarray, shape: tuple
         std[std == 0] = 1.0  # a constant feature becomes 0 instead of nan
         mean, std = mean.astype(np.float32), std.astype(np.float32)
     return Preprocessor(scale, raw.kind, raw.sample_shape, tuple(shape), mean, std, raw.task,
-                        raw.class_names, raw.feature_names, raw.vocabulary)
+                        raw.class_names, raw.feature_names, raw.vocabulary, in_model)
 
 
 def _labels(y, raw: RawData, cfg, split: str):
@@ -224,10 +233,13 @@ def raw_splits(cfg, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray] | None
     return {name: None if x is None else (x, y) for name, (x, y) in pairs.items()}
 
 
-def load_splits(cfg, seed: int, first_layer: str | None = None) -> DataSplits:
+def load_splits(cfg, seed: int, first_layer: str | None = None, raw_inputs: bool = False) -> DataSplits:
     """The dataset of `cfg`, split and preprocessed (see the module docstring).
 
     `first_layer` is the Keras class name of the model's first layer, for `channel_axis: auto`.
+    `raw_inputs`: the model will scale and shape its inputs itself (steps 4-5 become its first layers),
+    so x stays raw (uint8 images stay uint8: a quarter of float32's memory); token ids are still
+    prepared here. The preprocessor records which (`in_model`).
     """
     raw = load_raw(cfg, seed)
     check_labels(cfg, raw.task)
@@ -235,10 +247,22 @@ def load_splits(cfg, seed: int, first_layer: str | None = None) -> DataSplits:
     scale = resolve_scale(cfg, raw.kind, np.dtype(np.uint8) if streamed else raw.x_train.dtype)
     shape = sample_shape(raw.sample_shape, cfg, first_layer)
     x_train, y_train, x_val, y_val, x_test, y_test = _split(raw, cfg, seed)
-    preprocessor = fit_preprocessor(scale, raw, x_train, shape)
+    in_model = raw_inputs and raw.kind != "sequence"
+    augment = None
+    if cfg.augment:
+        from expkit.data.augment import make_augmenter
+        if not (in_model or streamed):
+            raise DataError("dataset.augment transforms raw images before the model's own preprocessing, which "
+                            "a model with several inputs does not have; remove dataset.augment")
+        augment = make_augmenter(cfg.augment, seed, raw.kind, raw.sample_shape)
+    preprocessor = fit_preprocessor(scale, raw, x_train, shape, in_model)
 
     def prepare_x(x):  # a streamed set's paths are prepared in its tf.data pipeline instead
-        return None if x is None else x if streamed else preprocessor(x)
+        if x is None or streamed:
+            return x
+        if in_model:
+            return x if x.dtype == np.uint8 else x.astype(np.float32)
+        return preprocessor(x)
 
     def prepare_y(y, split):
         return None if y is None else _labels(y, raw, cfg, split)
@@ -247,4 +271,4 @@ def load_splits(cfg, seed: int, first_layer: str | None = None) -> DataSplits:
         prepare_x(x_train), prepare_y(y_train, "training"),
         prepare_x(x_val), prepare_y(y_val, "validation"),
         prepare_x(x_test), prepare_y(y_test, "test"),
-        raw.task, raw.num_classes, raw.class_names, raw.source, scale, preprocessor, raw.decoding)
+        raw.task, raw.num_classes, raw.class_names, raw.source, scale, preprocessor, raw.decoding, augment)

@@ -22,6 +22,7 @@ from expkit.config.model import node_name
 from expkit.errors import BuildError, Location
 from expkit.model.compiling import compile_model
 from expkit.model.layer_factory import make_layer
+from expkit.model.preprocessing import front_layers, raw_input_shape, with_front
 from expkit.backend import import_keras
 
 BLOCK_TAIL = POOLING_TYPES | {"BatchNormalization", "Activation"}
@@ -30,14 +31,18 @@ Locate = Callable[[tuple], "Location | None"]
 
 
 def build_model(cfg: ExperimentConfig, input_shapes: dict[str, tuple], *, steps_per_epoch: int | None = None,
-                locate: Locate = lambda path: None, compile: bool = True, jit_compile: bool = False):
-    """`input_shapes` maps each model input's name ('input' for a plain stack) to one sample's shape."""
+                locate: Locate = lambda path: None, compile: bool = True, jit_compile: bool = False,
+                front=None):
+    """`input_shapes` maps each model input's name ('input' for a plain stack) to one sample's shape.
+
+    `front`: the data's fitted preprocessing (data.Preprocessor); when given, the single model input
+    takes raw samples and `model/preprocessing.py`'s layers come first."""
     keras = import_keras()
     plan = _plan(cfg)
     if cfg.model.is_sequential:
-        model = _sequential(keras, cfg, plan, next(iter(input_shapes.values())), locate)
+        model = _sequential(keras, cfg, plan, next(iter(input_shapes.values())), locate, front)
     else:
-        model = _functional(keras, cfg, plan, input_shapes, locate)
+        model = _functional(keras, cfg, plan, input_shapes, locate, front)
     if compile:
         compile_model(model, cfg, steps_per_epoch=steps_per_epoch, jit_compile=jit_compile)
     return model
@@ -96,10 +101,12 @@ def _fail(locate: Locate, i: int, spec: LayerSpec, exc: Exception) -> BuildError
     return BuildError(f"{prefix}model.layers[{i}] ({spec.type}): cannot build this layer: {text}")
 
 
-def _sequential(keras, cfg, plan, input_shape, locate):
+def _sequential(keras, cfg, plan, input_shape, locate, front=None):
     model = keras.Sequential(name=cfg.experiment.name)
     dtype = cfg.model.inputs[0].dtype if cfg.model.inputs else "float32"
-    model.add(keras.Input(shape=tuple(input_shape), name="input", dtype=dtype))
+    model.add(keras.Input(shape=raw_input_shape(front) if front else tuple(input_shape), name="input", dtype=dtype))
+    for layer in front_layers(keras, front) if front else []:
+        model.add(layer)
     for i, entry in enumerate(plan):
         spec = cfg.model.layers[i]
         try:
@@ -145,8 +152,9 @@ def _float32_output(keras, name: str):
     return keras.layers.Activation("linear", dtype="float32", name=f"{name}_float32")
 
 
-def _functional(keras, cfg, plan, input_shapes, locate):
+def _functional(keras, cfg, plan, input_shapes, locate, front=None):
     specs = cfg.model.inputs or []
+    front = front if len(specs) <= 1 else None  # several inputs: the data feeds them prepared
     inputs = {}
     for j, spec in enumerate(specs or [None]):
         name = spec.name if spec else "input"
@@ -155,10 +163,11 @@ def _functional(keras, cfg, plan, input_shapes, locate):
             where = locate(("model", "inputs", j))
             raise BuildError(f"{where or 'model.inputs'}: model.inputs[{j}] ('{name}') needs a shape: "
                              "set shape: [...] (it can only be inferred for a single input)")
+        shape = raw_input_shape(front) if front else shape
         inputs[name] = keras.Input(shape=tuple(shape), name=name, dtype=spec.dtype if spec else "float32")
-    nodes = dict(inputs)
+    previous = with_front(keras, next(iter(inputs.values())), front)
+    nodes = {**inputs, next(iter(inputs)): previous}
     chains: dict[str, tuple[str, list]] = {}  # node name -> (its Keras type, the Keras layers it made)
-    previous = next(iter(inputs.values()))
     for i, entry in enumerate(plan):
         spec = cfg.model.layers[i]
         try:

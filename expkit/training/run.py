@@ -63,8 +63,9 @@ def prepare(loaded: LoadedConfig, *, load_data: bool = True) -> Prepared:
         key = "path" if cfg.dataset.path else "name"
         where = loaded.source.locate(("dataset", key))
         raise DataError(f"{where or loaded.file}: dataset.{key}: {exc}") from None
+    front = splits.preprocessor if splits is not None and getattr(splits.preprocessor, "in_model", False) else None
     with distribution.scope():  # variables are mirrored / laid out over the devices as they are made
-        model = build_for(cfg, keras, shape, classes, steps, loaded.source.locate, plan)
+        model = build_for(cfg, keras, shape, classes, steps, loaded.source.locate, plan, front)
     if splits is not None:
         from expkit.model.adapt import adapt_layers
         adapt_layers(model, cfg, splits)  # TextVectorization's vocabulary: from the training split only
@@ -77,7 +78,7 @@ def _shape(splits):
     return getattr(x, "shapes", None) or splits.input_shape
 
 
-def build_for(cfg, keras, data_shape, num_classes, steps_per_epoch, locate, plan: DevicePlan):
+def build_for(cfg, keras, data_shape, num_classes, steps_per_epoch, locate, plan: DevicePlan, front=None):
     from expkit.model.budget import check_model_size
     from expkit.model.builder import build_model
     if isinstance(data_shape, dict):  # named arrays: each input its own, unless the config writes it
@@ -87,7 +88,7 @@ def build_for(cfg, keras, data_shape, num_classes, steps_per_epoch, locate, plan
     check_model_size(lambda: build_model(cfg, shapes, locate=locate, compile=False), cfg,
                      cfg.training.batch_size, locate)  # before a weight is allocated
     model = build_model(cfg, shapes, steps_per_epoch=steps_per_epoch, locate=locate,
-                        jit_compile=plan.jit_compile)
+                        jit_compile=plan.jit_compile, front=front)
     check_outputs(cfg, model, num_classes, locate)
     return model
 
