@@ -1,6 +1,6 @@
 """`dataset.augment`: Keras' augmentation layers applied to training batches in the tf.data pipeline.
 
-They run on the CPU inside tf.data's parallel map, before the model, so they are neither part of
+They run on the CPU inside the tf.data pipeline (vectorized over each batch), before the model, so they are neither part of
 the saved model nor applied to validation or test data. Each layer is seeded (experiment.seed plus
 its position unless the YAML gives a seed), so a run's augmented batches repeat with its seed, and
 each epoch draws new ones.

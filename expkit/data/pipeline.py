@@ -130,5 +130,9 @@ def epoch_keyed_train_pipeline(splits: DataSplits, batch_size: int, seed: int, f
 
 
 def _augmented(tf, dataset, augment):
-    """Training batches through dataset.augment's layers, in parallel, after the cache: new draws every epoch."""
-    return dataset.map(lambda x, label: (augment(x), label), num_parallel_calls=tf.data.AUTOTUNE)
+    """Training batches through dataset.augment's layers, after the cache: new draws every epoch.
+
+    One batch at a time (each layer's ops are vectorized over the batch and use TensorFlow's threads;
+    prefetch overlaps them with training): the layers draw from their seeded generators in batch
+    order, so a seed repeats its augmentations. Parallel calls would draw in whatever order they ran."""
+    return dataset.map(lambda x, label: (augment(x), label))
