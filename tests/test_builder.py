@@ -369,3 +369,24 @@ def test_a_per_output_key_must_name_an_output(tmp_path):
         two_outputs(tmp_path, {"loss": {"priority": "mse", "departmnt": "mse"}})
     assert "compile.loss.departmnt: no model output named 'departmnt' (did you mean 'department'?)" in str(exc.value)
     assert "no loss for output department" in str(exc.value)
+
+
+@pytest.mark.parametrize("loss", [["mse", "mae"], 3])
+def test_a_loss_in_another_form_says_which_forms_there_are(tmp_path, loss):
+    from expkit.errors import ConfigError
+    with pytest.raises(ConfigError) as exc:
+        load(tmp_path, [{"type": "Dense", "units": 1}], compile={"loss": loss})
+    assert f"compile.loss: must be a loss name (mse), a loss with its arguments" in str(exc.value)
+    assert f"got {loss!r}" in str(exc.value)
+
+
+def test_mixed_precision_outputs_keep_their_names_and_compute_in_float32(tmp_path):
+    loaded = two_outputs(tmp_path, {"loss": {"priority": "mse", "department": "sparse_categorical_crossentropy"}})
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = build_model(loaded.config, {}, steps_per_epoch=1)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert model.output_names == ["priority", "department"]
+    assert [str(o.dtype) for o in model.outputs] == ["float32", "float32"]
+    assert model.get_layer("h").compute_dtype == "float16"

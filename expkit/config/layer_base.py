@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from expkit.config.base import KeyProblem, Spec
 from expkit.config.catalog import KERNEL_INITIALIZERS, KERNEL_REGULARIZERS
@@ -23,6 +23,10 @@ def snake_case(name: str) -> str:
 
 
 class LayerSpec(Spec):
+    # ~130 layer classes: each builds its validator only when first used (validating model.layers
+    # builds them all once, inside the union), which halves `expkit validate`'s start-up.
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, defer_build=True)
+
     type: str = Field(description="Keras layer class name (e.g. Dense) or its snake_case form (dense).")
     name: str | None = Field(None, pattern=NODE_NAME, description=(
         "Node name, to refer to this layer in another layer's `inputs`, in `share` or in `model.outputs`. "

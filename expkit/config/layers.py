@@ -8,8 +8,10 @@ unchanged and Keras' own checks stay the second line of defence.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Union
 
+from pydantic_core import core_schema
 from pydantic import ConfigDict, Discriminator, Field, PositiveInt, Tag, field_validator, model_validator
 
 from expkit.config.base import KeyProblem
@@ -320,15 +322,36 @@ HAND_WRITTEN["Activation"] = ActivationLayer
 
 def _spec_for(name: str, entry: dict) -> type[LayerSpec]:
     if name in HAND_WRITTEN:
-        return derive_spec(name, HAND_WRITTEN[name], __name__, EXPKIT_FIELDS)
-    base = _Wrapper if entry["wrapper"] else KernelSpec if has_kernel(name) else LayerSpec
-    return derive_spec(name, base, __name__, EXPKIT_FIELDS)
+        cls = derive_spec(name, HAND_WRITTEN[name], __name__, EXPKIT_FIELDS)
+    else:
+        base = _Wrapper if entry["wrapper"] else KernelSpec if has_kernel(name) else LayerSpec
+        cls = derive_spec(name, base, __name__, EXPKIT_FIELDS)
+    cls.model_rebuild(_types_namespace={"AnyLayer": AnyLayer})
+    return cls
 
 
-LAYER_CLASSES: dict[str, type[LayerSpec]] = {name: _spec_for(name, entry) for name, entry in LAYERS.items()}
-LAYER_CLASSES["Shared"] = SharedLayer
-LAYER_CLASSES["Application"] = Application
-LAYER_CLASSES["Keras"] = KerasLayer
+class LayerClasses(Mapping):
+    """Layer type -> spec class. The ~130 catalogue classes are derived on first use: building them
+    all costs a few tenths of a second that `expkit validate` would pay for the two or three a config uses."""
+
+    def __init__(self, names, ready: dict[str, type[LayerSpec]]):
+        self._names, self._built = [*names, *ready], dict(ready)
+
+    def __getitem__(self, name: str) -> type[LayerSpec]:
+        if name not in self._built:
+            if name not in LAYERS:
+                raise KeyError(name)
+            self._built[name] = _spec_for(name, LAYERS[name])
+        return self._built[name]
+
+    def __iter__(self):
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+LAYER_CLASSES = LayerClasses(LAYERS, {"Shared": SharedLayer, "Application": Application, "Keras": KerasLayer})
 # Every accepted spelling (class name, Keras' aliases, snake_case, lower case) -> canonical class name.
 LAYER_TYPES: dict[str, str] = {}
 for _canonical in LAYER_CLASSES:
@@ -356,10 +379,53 @@ def _layer_tag(value: Any) -> str | None:
     return tag
 
 
+class _Lazy:
+    """A union member validated by LAYER_CLASSES[name], which is derived when first needed. Errors keep
+    their location (pydantic merges a nested ValidationError's lines), and `expkit schema` still gets
+    every class's full JSON schema."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def resolved_type(self) -> type[LayerSpec]:
+        """The spec class, for code that walks the schema's annotations (config/types.py)."""
+        return LAYER_CLASSES[self.name]
+
+    def __get_pydantic_core_schema__(self, source, handler):
+        name = self.name
+
+        def validate(value):
+            cls = LAYER_CLASSES[name]
+            return value if isinstance(value, cls) else cls.model_validate(value)
+
+        def serialize(value, info):
+            return value.model_dump(mode=info.mode)
+        return core_schema.no_info_plain_validator_function(
+            validate, serialization=core_schema.plain_serializer_function_ser_schema(serialize, info_arg=True))
+
+    def __get_pydantic_json_schema__(self, schema, handler):
+        if _SCHEMA_DEPTH[0] > 1:  # a wrapper in a wrapper: described loosely, or it never ends
+            return {"type": "object", "description": "A layer (any type)."}
+        _SCHEMA_DEPTH[0] += 1
+        try:
+            core = LAYER_CLASSES[self.name].__pydantic_core_schema__
+            generator = getattr(handler, "generate_json_schema", None)  # through it, the class goes to $defs
+            return generator.generate_inner(core) if generator else handler(core)
+        finally:
+            _SCHEMA_DEPTH[0] -= 1
+
+
+_SCHEMA_DEPTH = [0]  # how deep `expkit schema` is in layers inside layers
+
+
+def _member(name: str):
+    if name in ("Shared", "Application", "Keras"):
+        return Annotated[LAYER_CLASSES[name], Tag(name)]
+    return Annotated[Any, _Lazy(name), Tag(name)]
+
+
 AnyLayer = Annotated[
-    Union[tuple(Annotated[cls, Tag(name)] for name, cls in LAYER_CLASSES.items())  # type: ignore[misc]
+    Union[tuple(_member(name) for name in LAYER_CLASSES)  # type: ignore[misc]
           + (Annotated[PluginLayer, Tag("Plugin")],)],
     Discriminator(_layer_tag, custom_error_type="unknown_layer_type",
                   custom_error_message="unknown layer type")]
-for _cls in LAYER_CLASSES.values():
-    _cls.model_rebuild()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import ConfigDict, Discriminator, Field, Tag, PositiveFloat, PositiveInt, model_validator
+from pydantic import ConfigDict, Discriminator, Field, Tag, field_validator, PositiveFloat, PositiveInt, model_validator
 
 from expkit.config.base import KeyProblem, NamedSpec, Spec
 from expkit.config.catalog import CATALOG
@@ -237,6 +237,15 @@ class CompileConfig(Spec):
         "name to its list."))
     optimizer: OptimizerSpec = Field(default_factory=lambda: OptimizerSpec(name="adam"), description=(
         "The optimizer: a name, or {name, learning_rate, ...its arguments}."))
+
+    @field_validator("loss", mode="before")
+    @classmethod
+    def _loss_form(cls, value):
+        if not isinstance(value, (str, dict)):
+            raise ValueError(f"must be a loss name (mse), a loss with its arguments ({{name: huber, delta: 1.0}}), "
+                             f"or, for a model with several outputs, a mapping from each output's name to its loss "
+                             f"({{priority: mse, department: sparse_categorical_crossentropy}}); got {value!r}")
+        return value
 
     def per_output_keys(self) -> list[tuple[str, str]]:
         """(key, output name) of every per-output setting, to check against model.outputs."""

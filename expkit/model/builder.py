@@ -78,6 +78,8 @@ def _plan(cfg: ExperimentConfig) -> list[dict]:
 def _chain(keras, cfg: ExperimentConfig, i: int, entry: dict, input_shape=None) -> list:
     """The Keras layers one YAML layer becomes: itself, then inserted batch norm, activation, dropout."""
     spec = cfg.model.layers[i]
+    if entry.get("float32") and spec.dtype is None:  # an output of a mixed-precision model: see _functional
+        spec = spec.model_copy(update={"dtype": "float32"})
     name = entry["name"]
     activation = getattr(spec, "activation", None)
     split = entry["batch_norm"] and activation not in (None, "linear")
@@ -167,6 +169,11 @@ def _functional(keras, cfg, plan, input_shapes, locate, front=None):
         inputs[name] = keras.Input(shape=tuple(shape), name=name, dtype=spec.dtype if spec else "float32")
     previous = with_front(keras, next(iter(inputs.values())), front)
     nodes = {**inputs, next(iter(inputs)): previous}
+    if _mixed(keras) and len(cfg.model.outputs or []) > 1:
+        # Several outputs keep their names (targets and per-output losses are keyed by them), so each
+        # output layer itself computes in float32 instead of gaining a float32 layer after it.
+        for entry in plan:
+            entry["float32"] = entry["name"] in cfg.model.outputs
     chains: dict[str, tuple[str, list]] = {}  # node name -> (its Keras type, the Keras layers it made)
     for i, entry in enumerate(plan):
         spec = cfg.model.layers[i]
