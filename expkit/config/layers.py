@@ -12,14 +12,15 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Union
 
 from pydantic_core import core_schema
-from pydantic import ConfigDict, Discriminator, Field, PositiveInt, Tag, field_validator, model_validator
+from pydantic import Discriminator, Field, PositiveInt, Tag, field_validator
 
 from expkit.config.base import KeyProblem
-from expkit.config.catalog import CATALOG, LAYERS, has_kernel, is_merge, is_recurrent
+from expkit.config.catalog import LAYERS, has_kernel, is_merge, is_recurrent
 from expkit.config.components import Activation
 from expkit.errors import suggest
 from expkit.config.layer_base import EXPKIT_FIELDS, KernelSpec, LayerSpec, WeightedSpec, snake_case
 from expkit.config.layer_fields import derive_spec
+from expkit.config.layer_special import Application, SharedLayer
 from expkit.config.plugin_specs import PluginLayer
 from expkit.config.plugins import plugin_for
 
@@ -259,51 +260,6 @@ def _nested_items(value):
             yield from item.items()
         elif isinstance(item, list):
             stack += item
-
-
-class SharedLayer(LayerSpec):
-    """A layer (or a chain of layers) defined above, applied again: the same weights at a second place."""
-
-    type: str = Field("Shared", description="Shared (may be left out when `share` is given).")
-    share: str | list[str] = Field(description=(
-        "Name of the layer to apply again, or a list of names applied in order (a shared tower). "
-        "Inserted batch norm and dropout of those layers come along."))
-
-    def shared_names(self) -> list[str]:
-        return [self.share] if isinstance(self.share, str) else list(self.share)
-
-
-APPLICATIONS = CATALOG["applications"]
-
-
-class Application(LayerSpec):
-    """A keras.applications backbone (MobileNetV2, ResNet50, EfficientNetB0, ...) used as one layer."""
-
-    model_config = ConfigDict(extra="allow", frozen=True, validate_default=True)
-    model: Literal[tuple(APPLICATIONS)] = Field(description=(  # type: ignore[valid-type]
-        "The keras.applications model: " + ", ".join(APPLICATIONS) + ". Other keys are its arguments "
-        "(alpha, classes, classifier_activation, ...)."))
-    weights: str | None = Field(None, description=(
-        "null: random weights (offline); a path to a local weights file (.h5 or .weights.h5); imagenet only "
-        "when Keras already has the file in ~/.keras/models (expkit never downloads it)."))
-    include_top: bool = Field(False, description="Keep the ImageNet classifier on top (usually false: add your head).")
-    pooling: Literal["avg", "max"] | None = Field(None, description=(
-        "Pool the last feature map to a vector (avg or max); null keeps the feature map."))
-    unfreeze_top: int | None = Field(None, ge=0, description=(
-        "Fine-tuning: freeze the backbone except its last N layers (0 freezes it all). The backbone then runs "
-        "in inference mode, so its BatchNormalization statistics stay as loaded."))
-
-    @model_validator(mode="after")
-    def _arguments(self):
-        allowed = set(APPLICATIONS[self.model]["args"]) - {"weights", "include_top", "pooling", "input_tensor"}
-        for key in self.model_extra or {}:
-            if key not in allowed:
-                raise KeyProblem(key, f"unknown key '{key}' for {self.model}{suggest(key, sorted(allowed))}; "
-                                 f"it takes {', '.join(sorted(allowed)) or 'no other arguments'}")
-        return self
-
-    def keras_kwargs(self) -> dict[str, Any]:
-        return {"include_top": self.include_top, "pooling": self.pooling, **(self.model_extra or {})}
 
 
 class _Wrapper(LayerSpec):

@@ -1,0 +1,57 @@
+"""The layer types that are not one keras.layers class: a layer applied again (Shared) and a whole
+keras.applications model used as one layer (Application)."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import ConfigDict, Field, model_validator
+
+from expkit.config.base import KeyProblem
+from expkit.config.catalog import CATALOG
+from expkit.config.layer_base import LayerSpec
+from expkit.errors import suggest
+
+
+class SharedLayer(LayerSpec):
+    """A layer (or a chain of layers) defined above, applied again: the same weights at a second place."""
+
+    type: str = Field("Shared", description="Shared (may be left out when `share` is given).")
+    share: str | list[str] = Field(description=(
+        "Name of the layer to apply again, or a list of names applied in order (a shared tower). "
+        "Inserted batch norm and dropout of those layers come along."))
+
+    def shared_names(self) -> list[str]:
+        return [self.share] if isinstance(self.share, str) else list(self.share)
+
+
+APPLICATIONS = CATALOG["applications"]
+
+
+class Application(LayerSpec):
+    """A keras.applications backbone (MobileNetV2, ResNet50, EfficientNetB0, ...) used as one layer."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, validate_default=True)
+    model: Literal[tuple(APPLICATIONS)] = Field(description=(  # type: ignore[valid-type]
+        "The keras.applications model: " + ", ".join(APPLICATIONS) + ". Other keys are its arguments "
+        "(alpha, classes, classifier_activation, ...)."))
+    weights: str | None = Field(None, description=(
+        "null: random weights (offline); a path to a local weights file (.h5 or .weights.h5); imagenet only "
+        "when Keras already has the file in ~/.keras/models (expkit never downloads it)."))
+    include_top: bool = Field(False, description="Keep the ImageNet classifier on top (usually false: add your head).")
+    pooling: Literal["avg", "max"] | None = Field(None, description=(
+        "Pool the last feature map to a vector (avg or max); null keeps the feature map."))
+    unfreeze_top: int | None = Field(None, ge=0, description=(
+        "Fine-tuning: freeze the backbone except its last N layers (0 freezes it all). The backbone then runs "
+        "in inference mode, so its BatchNormalization statistics stay as loaded."))
+
+    @model_validator(mode="after")
+    def _arguments(self):
+        allowed = set(APPLICATIONS[self.model]["args"]) - {"weights", "include_top", "pooling", "input_tensor"}
+        for key in self.model_extra or {}:
+            if key not in allowed:
+                raise KeyProblem(key, f"unknown key '{key}' for {self.model}{suggest(key, sorted(allowed))}; "
+                                 f"it takes {', '.join(sorted(allowed)) or 'no other arguments'}")
+        return self
+
+    def keras_kwargs(self) -> dict[str, Any]:
+        return {"include_top": self.include_top, "pooling": self.pooling, **(self.model_extra or {})}
