@@ -77,9 +77,10 @@ def reference(tmp_path_factory):
     """The config, and a run of it never interrupted."""
     tmp_path = tmp_path_factory.mktemp("reference")
     config = xor_config(tmp_path)
-    done = expkit("train", config, "--runs-dir", tmp_path / "runs")
+    done = expkit("train", config, "--runs-dir", tmp_path / "runs", "--set", "training.keep_state=true")
     assert done.returncode == 0, done.stderr
     (run_dir,) = (tmp_path / "runs").iterdir()
+    assert (run_dir / "state.npz").is_file()  # kept on completion, as asked
     return config, run_dir
 
 
