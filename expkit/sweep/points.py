@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 
 from expkit.config.loader import LoadedConfig, load_config, resolved_data
@@ -73,7 +72,8 @@ def merge_cli(spec: SweepConfig | None, grid: dict[str, list], random: dict[str,
     return SweepConfig.model_validate(data)
 
 
-def draw(param: RandomParam, rng: np.random.Generator) -> Any:
+def draw(param: RandomParam, rng) -> Any:
+    """One value of `param` from `rng`, a numpy Generator."""
     if param.choice is not None:
         return param.choice[int(rng.integers(len(param.choice)))]
     if param.int_uniform is not None:
@@ -91,6 +91,7 @@ def expand(spec: SweepConfig, base_seed: int, base_name: str) -> list[Point]:
     grid = list(itertools.product(*spec.grid.values())) if grid_keys else [()]
     samples: list[dict] = [{}]
     if spec.random:
+        import numpy as np  # here, not at the top: compare and the API must not load numpy
         rng = np.random.default_rng(base_seed)  # the same sweep draws the same points: re-runs resume
         samples = [{k: draw(p, rng) for k, p in spec.random.params.items()} for _ in range(spec.random.samples)]
     seeds: list[int | None] = [None]
