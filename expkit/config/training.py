@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, PositiveInt, field_validator
 
@@ -87,6 +87,10 @@ class TrainingConfig(Spec):
     keep_state: bool = Field(False, description=(
         "Keep state.npz (the last epoch's weights, optimizer and callback state, which `expkit resume` "
         "continues from) in the run folder when the run completes; by default it is removed then."))
+    class_weight: Literal["balanced"] | dict[str | int, Annotated[float, Field(ge=0)]] | None = Field(None, description=(
+        "Weights of the classes in the training loss (Keras' fit class_weight): balanced (n_samples / "
+        "(n_classes * the class's count), from the training split), or {class name or index: weight}, "
+        "others 1. The weights used are in results.json."))
     callbacks: CallbacksConfig = Field(default_factory=CallbacksConfig, description="Callbacks.")
 
     @field_validator("devices")

@@ -89,6 +89,10 @@ def load_for_model(cfg, first_layer: str | None) -> DataSplits:
     else:
         splits = load_splits(effective_dataset(cfg), cfg.experiment.seed, first_layer,
                              raw_inputs=takes_raw_inputs(cfg))
+    if cfg.training.class_weight is not None:  # found here, before the run folder exists
+        from expkit.data.weights import resolve_class_weight
+        splits = dataclasses.replace(splits, class_weight=resolve_class_weight(
+            cfg.training.class_weight, splits.y_train, splits.task, splits.num_classes, splits.class_names))
     autoencoder = _autoencoder(cfg)
     return with_input_target(splits) if autoencoder else splits
 

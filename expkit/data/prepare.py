@@ -103,6 +103,7 @@ class DataSplits:
     preprocessor: Preprocessor | None = None
     decoding: object | None = None  # streamed images: the x arrays hold file paths (see image_stream)
     augment: object | None = None   # dataset.augment: batch -> augmented batch, for training batches only
+    class_weight: dict[int, float] | None = None  # training.class_weight resolved: {class index: weight}
 
     @property
     def input_shape(self) -> tuple[int, ...]:

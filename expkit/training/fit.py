@@ -59,7 +59,8 @@ def fit_and_evaluate(ready, cfg: ExperimentConfig, run_dir: Path, state=None) ->
         t0 = time.perf_counter()
         # shuffle=False: the tf.data pipeline already reshuffles every epoch with the seed.
         history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
-                            steps_per_epoch=steps, callbacks=[*callbacks, saver], verbose=verbose, shuffle=False)
+                            steps_per_epoch=steps, callbacks=[*callbacks, saver], verbose=verbose, shuffle=False,
+                            class_weight=getattr(splits, "class_weight", None))
         seconds = time.perf_counter() - t0
         test = model.evaluate(test_ds, return_dict=True, verbose=0) if test_ds is not None else {}
     last_loss = history.history.get("loss", [0.0])[-1] if history.history else 0.0
@@ -83,6 +84,9 @@ def fit_and_evaluate(ready, cfg: ExperimentConfig, run_dir: Path, state=None) ->
                     "test": 0 if splits.x_test is None else len(splits.x_test)},
         "data_source": splits.source,
     }
+    if getattr(splits, "class_weight", None):
+        names = splits.class_names or [str(i) for i in range(len(splits.class_weight))]
+        results["class_weight"] = {names[i]: round(w, 6) for i, w in splits.class_weight.items()}
     if initial_epoch:
         results["resumed_at_epoch"] = initial_epoch + 1  # training_seconds covers this attempt only
     write_json(folder.results_json, results)

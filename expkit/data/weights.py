@@ -1,0 +1,47 @@
+"""`training.class_weight`: per-class loss weights for Keras' fit, from the config or the training split."""
+from __future__ import annotations
+
+import numpy as np
+
+from expkit.errors import DataError, suggest
+
+
+def class_counts(y_train: np.ndarray, num_classes: int) -> np.ndarray:
+    """How many training samples each class has (sparse indices or one-hot rows)."""
+    labels = y_train.argmax(axis=1) if y_train.ndim == 2 else y_train
+    return np.bincount(labels.astype(np.int64), minlength=num_classes)
+
+
+def resolve_class_weight(spec, y_train: np.ndarray, task: str, num_classes: int | None,
+                         class_names: list[str] | None) -> dict[int, float] | None:
+    """{class index: weight} for model.fit, or None. `balanced`: n_samples / (n_classes * count), the
+    weighting scikit-learn calls balanced, so every class adds the same total weight to the loss."""
+    if spec is None:
+        return None
+    if task != "classification" or not num_classes:
+        raise DataError("training.class_weight weights classes, but this dataset is a regression task; "
+                        "remove training.class_weight")
+    counts = class_counts(y_train, num_classes)
+    if spec == "balanced":
+        empty = [str(i) for i in np.flatnonzero(counts == 0)]
+        if empty:
+            raise DataError(f"training.class_weight 'balanced': class(es) {', '.join(empty)} have no training "
+                            "samples, so they cannot be balanced; give the weights by hand")
+        return {i: float(len(y_train) / (num_classes * count)) for i, count in enumerate(counts)}
+    names = class_names or [str(i) for i in range(num_classes)]
+    weights = {i: 1.0 for i in range(num_classes)}
+    for key, weight in spec.items():
+        index = _class_index(key, names, num_classes)
+        weights[index] = float(weight)
+    return weights
+
+
+def _class_index(key, names: list[str], num_classes: int) -> int:
+    if str(key) in names:
+        return names.index(str(key))
+    if isinstance(key, int) or str(key).lstrip("-").isdigit():
+        index = int(key)
+        if 0 <= index < num_classes:
+            return index
+    raise DataError(f"training.class_weight: no class '{key}'{suggest(str(key), names)}; the classes are "
+                    f"{', '.join(names)} (by name, or index 0..{num_classes - 1})")
