@@ -185,3 +185,18 @@ def test_a_local_weights_file_is_loaded(tmp_path):
 def test_an_unknown_application_argument_suggests_one(tmp_path):
     with pytest.raises(ConfigError, match="unknown key 'alpah' for MobileNetV2 \\(did you mean 'alpha'\\?\\)"):
         backbone(tmp_path, alpah=0.5)
+
+
+def test_the_escape_hatch_takes_the_model_wide_initializer_and_l2_unless_its_config_sets_them(tmp_path):
+    loaded = load(tmp_path, [
+        {"type": "keras", "class_name": "Conv2DTranspose", "config": {"filters": 2, "kernel_size": 3}},
+        {"type": "keras", "class_name": "Conv2D", "config": {"filters": 2, "kernel_size": 3,
+                                                             "kernel_initializer": "zeros"}},
+        {"type": "Flatten"}, {"type": "Dense", "units": 1}],
+        model={"regularization": {"l2": 0.001}, "initializer": "he_uniform"})
+    model = build(loaded, (6, 6, 1))
+    transpose, conv = model.layers[:2]
+    assert isinstance(transpose.kernel_initializer, keras.initializers.HeUniform)
+    assert transpose.kernel_regularizer.l2 == pytest.approx(0.001)
+    assert isinstance(conv.kernel_initializer, keras.initializers.Zeros)
+    assert len(model.losses) == 3

@@ -23,7 +23,7 @@ def keras_object(keras, value):
     return value
 
 
-def _escape_hatch(keras, spec, name: str):
+def _escape_hatch(keras, spec, name: str, defaults: dict):
     """Keras' own deserializer (in its default safe mode: no lambdas), after every layer the config names, at any
     depth (a Bidirectional's inner layer), is checked against the catalogue: the config layer already
     refused the top one, this refuses one hidden in its arguments."""
@@ -33,16 +33,20 @@ def _escape_hatch(keras, spec, name: str):
         is_layer = key == "class_name" and isinstance(getattr(keras.layers, str(value), None), type)
         if is_layer and value not in LAYERS:
             raise ValueError(f"the layer '{value}' cannot come from a config: it runs code or loads a file")
+    # The model-wide initializer and l1/l2 reach this layer too, unless its config sets them.
+    serialized = {k: keras.saving.serialize_keras_object(keras_object(keras, v)) for k, v in defaults.items()
+                  if k not in spec.config}
     return keras.layers.deserialize({"module": "keras.layers", "class_name": spec.class_name,
-                                     "config": {**spec.config, "name": name}})
+                                     "config": {**serialized, **spec.config, "name": name}})
 
 
 def model_defaults(spec: LayerSpec, cfg, reg) -> dict:
     """The kernel initializer and regularizer a layer takes from the model unless it sets its own."""
-    args = layer_args(spec.type)
+    hatch = spec.type == "Keras"  # type: keras names its class in class_name
+    args = layer_args(spec.class_name if hatch else spec.type)
     out = {}
-    if isinstance(spec, KernelSpec):
-        init = spec.initializer or cfg.model.initializer
+    if isinstance(spec, KernelSpec) or hatch:
+        init = getattr(spec, "initializer", None) or cfg.model.initializer
         for key in KERNEL_INITIALIZERS:
             if key in args and getattr(spec, key, None) is None:
                 out[key] = init
@@ -57,7 +61,7 @@ def make_layer(keras, spec: LayerSpec, name: str, cfg, reg, *, no_activation=Fal
     """One Keras layer from its spec, with the model's initializer and L1/L2 unless it overrides them.
     `input_shape` (one sample's) is needed by the layers that are whole models (Application)."""
     if spec.type == "Keras":
-        return _escape_hatch(keras, spec, name)
+        return _escape_hatch(keras, spec, name, model_defaults(spec, cfg, reg))
     if type(spec).__name__ == "PluginLayer":  # a plugin's class, built with the config's arguments
         from expkit.config.plugins import plugin_object
         kwargs = {k: keras_object(keras, v) for k, v in spec.keras_kwargs().items()}
