@@ -51,7 +51,7 @@ class Client:
 def server(mnist_run, tmp_path_factory):
     port, log = free_port(), tmp_path_factory.mktemp("serve") / "server.log"
     cmd = [sys.executable, "-m", "expkit", "serve", str(mnist_run), "--port", str(port),
-           "--max-body-bytes", str(MAX_BODY), "--max-instances", str(MAX_INSTANCES)]
+           "--max-body-bytes", str(MAX_BODY), "--max-instances", str(MAX_INSTANCES), "--header-timeout", "3"]
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
                                 env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
@@ -135,7 +135,14 @@ def test_named_inputs_as_tf_serving_clients_send_them(server, digits):
     ("digits:predict", b"[1, 2, 3]", "POST", 400, 'exactly one of "instances"'),
     ("digits:predict", b'{"instances": "abc"}', "POST", 400, "must be a list of samples"),
     ("digits:predict", b'{"instances": [[1, 2, 3]]}', "POST", 400, "trained on raw samples of shape [28, 28]"),
-    ("digits:predict", b'{"instances": [[["a"]]]}', "POST", 400, "not a rectangular array of numbers"),
+    ("digits:predict", b'{"instances": [[["a"]]]}', "POST", 400, '"instances"[0][0][0] is "a", not a number'),
+    ("digits:predict", b'{"instances": [[1e308]]}', "POST", 400, '"instances" holds 1e+308, beyond float32'),
+    ("digits:predict", b'{"instances": [[1' + b"0" * 400 + b']]}', "POST", 400,
+     '"instances"[0][0] is an integer of 401 digits, beyond float32'),
+    ("digits:predict", b'{"instances": [[true, 1]]}', "POST", 400, '"instances"[0][0] is true, not a number'),
+    ("digits:predict", b'{"instances": [[0, false]]}', "POST", 400, '"instances"[0][1] is false, not a number'),
+    ("digits:predict", b'{"instances": [[0, null]]}', "POST", 400, '"instances"[0][1] is null, not a number'),
+    ("digits:predict", b'{"instances": [[0, "7"]]}', "POST", 400, '"instances"[0][1] is "7", not a number'),
     ("digits:predict", b'{"instances": [[1, 2], [3]]}', "POST", 400, "not a rectangular array of numbers"),
     ("digits:predict", b'{"instances": []}', "POST", 400, "no samples"),
     ("digits:predict", json.dumps({"instances": [[float("nan")] * 784]}).encode(), "POST", 400, "NaN or infinite"),
@@ -223,3 +230,77 @@ def test_without_the_serve_extra_it_says_what_to_install(mnist_run):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert result.returncode == 2 and "pip install 'expkit[serve]'" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_half_open_connections_do_not_stop_a_normal_request(server, digits):
+    """300 clients that send half a request head and wait: a normal request is still answered at once, and
+    the server closes the 300 once --header-timeout (3 s here) has passed."""
+    client, proc = server
+    port = int(client.base.split(":")[2].split("/")[0])
+    images, expected = digits
+    sockets = []
+    try:
+        for _ in range(300):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            sock.sendall(b"POST /v1/models/digits:predict HTTP/1.1\r\nHost: x\r\n")
+            sockets.append(sock)
+        started = time.monotonic()
+        status, body = client.predict({"instances": images[:1].tolist()})
+        assert status == 200 and np.argmax(body["predictions"], 1).tolist() == expected[:1].argmax(1).tolist()
+        assert time.monotonic() - started < 10
+        time.sleep(4)
+        closed = 0
+        for sock in sockets:
+            sock.settimeout(5)
+            try:
+                closed += sock.recv(1) == b""
+            except (socket.timeout, ConnectionError):
+                pass
+        assert closed == 300
+    finally:
+        for sock in sockets:
+            sock.close()
+    assert proc.poll() is None
+
+
+def test_a_client_that_disconnects_mid_body_is_one_log_line(server):
+    client, proc = server
+    port = int(client.base.split(":")[2].split("/")[0])
+    before = client.log.read_text()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"POST /v1/models/digits:predict HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n{\"ins")
+        time.sleep(0.5)
+    deadline = time.monotonic() + 10
+    while "disconnected" not in client.log.read_text()[len(before):] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    new = client.log.read_text()[len(before):]
+    assert re.fullmatch(r"client 127\.0\.0\.1:\d+ disconnected before its request was read\n", new), new
+    assert proc.poll() is None
+
+
+def test_requests_sent_together_each_get_their_own_rows(server, digits):
+    """16 clients at once, each with its own 1-3 images: batched on the server, answered apart."""
+    import threading
+    client, _ = server
+    images, expected = digits
+    answers, errors = {}, []
+
+    def ask(i: int):
+        chosen = [(i + k) % len(images) for k in range(1 + i % 3)]
+        for _ in range(5):
+            status, body = client.predict({"instances": images[chosen].tolist()})
+            if status != 200:
+                errors.append(body)
+                return
+            answers.setdefault(i, []).append((chosen, np.array(body["predictions"])))
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors[:3]
+    for i, replies in answers.items():
+        assert len(replies) == 5
+        for chosen, predictions in replies:
+            np.testing.assert_allclose(predictions, expected[chosen], rtol=1e-4, atol=1e-6)

@@ -22,6 +22,13 @@ def add_parser(sub) -> None:
                         help="larger request bodies get 413 (default 10 MiB)")
     parser.add_argument("--max-instances", type=int, default=1024,
                         help="more instances in one request get 413 (default 1024)")
+    parser.add_argument("--max-batch", type=int, default=256,
+                        help="requests arriving together are sent to the model as one batch of up to this many "
+                             "samples (default 256; 0: one model call per request)")
+    parser.add_argument("--header-timeout", type=float, default=10.0,
+                        help="seconds a connection has to send its request head, else it is closed (default 10)")
+    parser.add_argument("--max-connections", type=int, default=1000,
+                        help="open connections at once; more get 503 (default 1000)")
     parser.set_defaults(handler=run)
 
 
@@ -30,8 +37,10 @@ def run(args) -> int:
     check_serve_extra()
     if not 0 <= args.port <= 65535:
         raise ExpkitError(f"--port {args.port}: expected 0..65535 (0: any free port)")
-    if args.max_body_bytes < 1 or args.max_instances < 1:
-        raise ExpkitError("--max-body-bytes and --max-instances must be at least 1")
+    if args.max_body_bytes < 1 or args.max_instances < 1 or args.max_connections < 1:
+        raise ExpkitError("--max-body-bytes, --max-instances and --max-connections must be at least 1")
+    if args.max_batch < 0 or not args.header_timeout > 0:
+        raise ExpkitError("--max-batch must be 0 or more and --header-timeout more than 0")
     from expkit.serving.predict import load_predictor
     predictor = load_predictor(args.run)
     name = args.name or predictor.name
@@ -40,7 +49,9 @@ def run(args) -> int:
     service = ModelService(predictor, name, args.max_body_bytes, args.max_instances)
     sock = _listen(args.host, args.port)  # here, not in uvicorn: a taken port is an error with exit code 2
     import uvicorn
-    config = uvicorn.Config(create_app(service), log_level="warning", access_log=False)
+
+    from expkit.serving.transport import uvicorn_config
+    config = uvicorn_config(create_app(service, args.max_batch), args.header_timeout, args.max_connections)
     print(_startup_line(args.run, name, args.host, sock.getsockname()[1], predictor.pre), flush=True)
     uvicorn.Server(config).run(sockets=[sock])  # Ctrl-C: uvicorn stops, re-raises it; the CLI exits 130
     return 0

@@ -107,6 +107,7 @@ class ModelService:
         if len(samples) > self.max_instances:
             raise RequestError(413, f"{len(samples)} instances in one request; at most {self.max_instances} "
                                     "(split the batch, or start the server with a larger --max-instances)")
+        check_numbers(samples, key, walk=re.search(rb"\btrue\b|\bfalse\b", body) is not None)
         try:
             x = prepare_batch(samples, self.predictor.pre, f'"{key}"')
         except DataError as error:
@@ -134,9 +135,43 @@ class ModelService:
 
     def predict(self, body: bytes) -> dict:
         x, key = self.parse(body)
+        return {key: self.run(x).tolist()}
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """Prepared samples -> outputs as float64, one model call at a time."""
         with self.lock:
-            outputs = self.predictor(x)
-        return {key: np.asarray(outputs, dtype=np.float64).tolist()}
+            return np.asarray(self.predictor(x), dtype=np.float64)
+
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def check_numbers(samples: list, key: str, walk: bool = False) -> None:
+    """A 400 for what is not a number the model can take: text, true/false, null, or a value beyond
+    float32 (1e308, a 400-digit integer), which numpy would turn into inf or fail on. numpy reads true
+    as 1, so a body that may hold one (`walk`) is checked value by value."""
+    try:
+        array = np.asarray(samples, dtype=object if walk else None)
+    except (ValueError, OverflowError, TypeError):  # ragged, or an integer beyond 64 bits
+        array = np.asarray(samples, dtype=object)
+    if array.dtype.kind not in "iufO":  # text somewhere: numpy made every value text, 0 included
+        array = np.asarray(samples, dtype=object)
+    if array.dtype.kind in "iuf":
+        if array.size and float(np.max(np.abs(array), initial=0)) > FLOAT32_MAX:
+            raise RequestError(400, f'"{key}" holds {float(np.max(np.abs(array))):g}, beyond float32 '
+                                    f"(largest {FLOAT32_MAX:g}); the model takes float32 values")
+        return
+    for index, value in np.ndenumerate(array):
+        where = f'"{key}"' + "".join(f"[{i}]" for i in index)
+        if isinstance(value, list):
+            continue  # ragged: prepare_batch says which shape it expected
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise RequestError(400, f"{where} is {json.dumps(value)[:40]}, not a number; every value of a sample "
+                                    "must be a number")
+        if abs(value) > FLOAT32_MAX:
+            shown = f"an integer of {len(str(abs(value)))} digits" if isinstance(value, int) else f"{value:g}"
+            raise RequestError(400, f"{where} is {shown}, beyond float32 (largest {FLOAT32_MAX:g}); the model "
+                                    "takes float32 values")
 
 
 def tensor_info(name: str, shape: list) -> dict:
@@ -154,12 +189,24 @@ def check_serve_extra() -> None:
                           "pip install 'expkit[serve]'") from None
 
 
-def create_app(service: ModelService) -> Any:
-    """The Starlette app: every /v1/models/... request goes through `service`."""
+def create_app(service: ModelService, max_batch: int = 256) -> Any:
+    """The Starlette app: every /v1/models/... request goes through `service`; predictions arriving
+    together are batched (max_batch 0: one model call per request)."""
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
-    from starlette.responses import JSONResponse
+    from starlette.requests import ClientDisconnect
+    from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
+
+    from expkit.serving.batching import Batcher
+    batcher = Batcher(service.run, max_batch) if max_batch > 0 else None
+    log = logging.getLogger("expkit.serving.server")
+
+    async def predict(request):
+        body = await read_limited(request, service.max_body_bytes)
+        x, key = await run_in_threadpool(service.parse, body)
+        out = await batcher(x) if batcher else await run_in_threadpool(service.run, x)
+        return JSONResponse({key: out.tolist()})
 
     async def models(request):
         try:
@@ -168,12 +215,22 @@ def create_app(service: ModelService) -> Any:
                 return JSONResponse(service.status())
             if action == "metadata":
                 return JSONResponse(service.metadata())
-            body = await read_limited(request, service.max_body_bytes)
-            return JSONResponse(await run_in_threadpool(service.predict, body))
+            if batcher:
+                batcher.active += 1
+            try:
+                return await predict(request)
+            finally:
+                if batcher:
+                    batcher.active -= 1
         except RequestError as error:
             return JSONResponse({"error": str(error)}, status_code=error.status)
+        except ClientDisconnect:  # the client went away while sending: nothing to answer, nothing broke
+            client = request.client
+            log.warning("client %s disconnected before its request was read", f"{client.host}:{client.port}"
+                        if client else "?")
+            return Response(status_code=499)
         except Exception as error:  # a bug or a model failure: say so in TF Serving's shape, keep serving
-            logging.getLogger("expkit.serving.server").exception("%s %s failed", request.method, request.url.path)
+            log.exception("%s %s failed", request.method, request.url.path)
             return JSONResponse({"error": f"internal error: {type(error).__name__}: {error}"}, status_code=500)
 
     async def unknown(request):
