@@ -15,19 +15,12 @@ import math
 from typing import Iterable
 
 from expkit.runstore import Run
+from expkit.runstore.metric_kind import LOSS_WORDS, lower_is_better  # noqa: F401  (re-exported)
 
 SPLITS = ("train", "val", "test")
 RESULT_KEYS = ("params", "epochs_run", "training_seconds", "samples_per_second")
-LOSS_WORDS = ("loss", "error", "mse", "mae", "mape", "msle", "crossentropy", "hinge", "divergence",
-              "poisson", "logcosh", "huber")
 HIGHER_IS_BETTER = ("samples_per_second",)
 CSV_SKIP = ("epoch", "learning_rate", "epoch_seconds")
-
-
-def lower_is_better(key: str) -> bool:
-    """Loss-like metrics sort ascending: loss, mse, mae, rmse, *_error, *crossentropy..."""
-    name = key.rsplit(".", 1)[-1].lower()
-    return any(word in name for word in LOSS_WORDS)
 
 
 def is_metric(key: str) -> bool:
@@ -57,9 +50,9 @@ def run_info(run: Run) -> dict:
 
 def run_results(run: Run, metric: str = "final", main: str = "loss") -> dict:
     """Metrics (train.loss, val.accuracy, ...), params and times. With metric="final", empty unless the
-    run completed; with "best", the finished epochs of an unfinished run (stale, failed, interrupted)
+    run completed (or was pruned by a search: stopped early on purpose, its results are real); with "best", the finished epochs of an unfinished run (stale, failed, interrupted)
     count too: its status column says it did not finish, and epochs_run how far it got."""
-    if run.status != "completed":
+    if run.status not in ("completed", "pruned"):
         if metric != "best":
             return {}
         out = best_epoch_metrics(run, main)

@@ -26,8 +26,22 @@ def add_parser(sub) -> None:
     parser.add_argument("--name", help="the sweep's name (its folder); default: sweep.name or the file's name")
     parser.add_argument("--jobs", type=int, default=1, help="how many points train at once (default 1)")
     parser.add_argument("--gpus-per-run", type=int, metavar="K", help="GPUs each point's process sees "
-                        "(CUDA_VISIBLE_DEVICES; default 1 on a machine with GPUs, handed out least-used first)")
+                        "(CUDA_VISIBLE_DEVICES; default 1 on a machine with GPUs, handed out least-used first); "
+                        "with --executor ray, the GPUs Ray assigns to each point's task (default 0)")
+    parser.add_argument("--reuse-workers", action="store_true", help="train in --jobs warm worker processes that "
+                        "import TensorFlow once and train point after point (small points: most of their time is "
+                        "that import); a point's run is the same as in a fresh process")
+    parser.add_argument("--executor", choices=("local", "ray"), default="local", help="local: child processes "
+                        "on this machine (default); ray: every point a Ray task on a cluster (pip install -e '.[ray]')")
+    parser.add_argument("--address", help="with --executor ray: the cluster's address (ray start --head prints it); "
+                        "default: start a local Ray instance")
+    parser.add_argument("--cpus-per-run", type=float, default=1, metavar="N", help="with --executor ray: CPUs "
+                        "Ray reserves for each point (default 1)")
     parser.add_argument("--dry-run", action="store_true", help="list the points and what would run, then exit")
+    parser.add_argument("--status", action="store_true", help="report without training: a search's best trial, "
+                        "counts and parameter importances; a grid's points and what would run")
+    parser.add_argument("--storage", metavar="URL", help="a search's Optuna storage, shared by several workers "
+                        "(e.g. postgresql://user:pw@host/db); default: sqlite in RUNS_DIR/<sweep>/study.db")
     parser.set_defaults(handler=run)
 
 
@@ -99,6 +113,22 @@ def run(args) -> int:
     def stop(signum, frame):
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, stop)
+    ray = None
+    if args.executor == "ray":
+        from expkit.sweep.ray_executor import RayOptions
+        if args.reuse_workers:
+            raise ExpkitError("--reuse-workers is for the local executor; with --executor ray each point is a Ray task")
+        if args.cpus_per_run <= 0:
+            raise ExpkitError(f"--cpus-per-run {args.cpus_per_run}: must be more than 0 (e.g. 1 or 0.5)")
+        ray = RayOptions(args.address, args.cpus_per_run, args.gpus_per_run or 0)
+    elif args.address or args.cpus_per_run != 1:
+        raise ExpkitError("--address and --cpus-per-run need --executor ray")
+    if args.storage and not spec.search:
+        raise ExpkitError("--storage: only a search (a sweep.search section) has an Optuna study to store")
     result = run_sweep(args.config, spec=spec, overrides=args.overrides, runs_dir=args.runs_dir, jobs=args.jobs,
-                       dry_run=args.dry_run, gpus_per_run=args.gpus_per_run)
+                       dry_run=args.dry_run, gpus_per_run=args.gpus_per_run, storage=args.storage,
+                       status=args.status, reuse_workers=args.reuse_workers, ray=ray)
+    if result.search is not None:  # a search whose every finished trial failed has found nothing
+        found = result.search.get("completed") or result.search.get("pruned") or not result.search.get("failed")
+        return 0 if found else 1
     return 1 if result.failed else 0

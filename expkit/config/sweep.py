@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, PositiveInt, field_validator, model_validator
+from pydantic import Field, NonNegativeInt, PositiveInt, field_validator, model_validator
 
 from expkit.config.base import KeyProblem, Spec, require_unique_names
 
@@ -51,6 +51,47 @@ class RandomSearch(Spec):
         return _check_keys(params)
 
 
+class SearchSpec(Spec):
+    """Search with an objective: Optuna proposes each trial's values, learning from the trials before."""
+
+    objective: str = Field(pattern=r"^(train|val|test)\.[A-Za-z_][A-Za-z0-9_]*$", description=(
+        "The metric to optimise, as compare names it: val.accuracy, val.loss, test.accuracy (final values)."))
+    direction: Literal["max", "min"] | None = Field(None, description=(
+        "max or min; default: min for loss-like metrics (loss, mse, *error...), else max, as compare sorts."))
+    sampler: Literal["tpe", "cmaes", "gp", "random", "grid"] = Field("tpe", description=(
+        "Optuna's sampler: tpe, cmaes (needs the cmaes package), gp (needs torch), random, or grid "
+        "(choice and int_uniform params only; trials capped at the grid's size)."))
+    trials: PositiveInt = Field(description="How many trials the study runs in all (a resumed search runs the rest).")
+    params: dict[str, RandomParam] = Field(min_length=1, description=(
+        "Dotted config path -> its range, as in random.params: uniform, log_uniform, int_uniform, choice."))
+    pruner: Literal["none", "median", "hyperband", "successive_halving"] = Field("none", description=(
+        "Optuna's pruner, judging the objective at the end of each epoch (the step); a pruned run stops "
+        "early and is recorded as status: pruned."))
+    warmup_epochs: NonNegativeInt = Field(2, description=(
+        "The pruner first judges a trial at the end of this epoch (the first epochs of a good learning rate "
+        "can look like a bad one's); hyperband and successive_halving put their first rung there."))
+    startup_trials: NonNegativeInt = Field(5, description=(
+        "Trials sampled at random before tpe/gp model the results, and completed before median prunes."))
+    seed: int | None = Field(None, description="The sampler's seed; default: experiment.seed.")
+
+    @field_validator("params")
+    @classmethod
+    def _dotted(cls, params):
+        return _check_keys(params)
+
+    @model_validator(mode="after")
+    def _prunable(self):
+        if self.pruner != "none" and self.objective.startswith("test."):
+            raise KeyProblem("pruner", f"cannot judge {self.objective} during training (the test set is "
+                             "evaluated once at the end); use a val.* objective or pruner: none")
+        if self.sampler == "grid":
+            ranges = [k for k, p in self.params.items() if p.uniform or p.log_uniform]
+            if ranges:
+                raise KeyProblem("sampler", f"grid needs choice or int_uniform params, got a real range for "
+                                 f"{', '.join(ranges)}; use choice: [...] or another sampler")
+        return self
+
+
 class Variant(Spec):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description=(
         "Short name; the runs of this variant are named <experiment>-<variant>."))
@@ -72,7 +113,11 @@ class SweepConfig(Spec):
         "Dotted config path -> the values to try; every combination is a point."))
     random: RandomSearch | None = Field(None, description="Random search: `samples` points drawn from `params`.")
     seeds: PositiveInt | list[int] | None = Field(None, description=(
-        "Repeat every point with these seeds: a count N (seeds 0..N-1) or a list. Default: experiment.seed only."))
+        "Repeat every point with these seeds: a count N (seeds 0..N-1) or a list. Default: experiment.seed only. "
+        "With search, each trial runs once per seed and its objective is their mean."))
+    search: SearchSpec | None = Field(None, description=(
+        "Search with an objective (Optuna): trials proposed by a sampler, pruned by a pruner; instead of "
+        "grid, random and variants."))
 
     @field_validator("grid")
     @classmethod
@@ -87,3 +132,12 @@ class SweepConfig(Spec):
     @classmethod
     def _unique_names(cls, variants):
         return require_unique_names(variants, "variant")
+
+    @model_validator(mode="after")
+    def _search_alone(self):
+        if self.search is not None:
+            others = [k for k in ("grid", "random", "variants") if getattr(self, k)]
+            if others:
+                raise KeyProblem("search", f"cannot be combined with {', '.join(others)}: a search proposes "
+                                 "its own points; move fixed values to the config or --set")
+        return self

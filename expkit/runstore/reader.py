@@ -12,7 +12,7 @@ from expkit.runstore.folder import BadRun, RunFolder
 from expkit.runstore.liveness import process_gone
 from expkit.runstore.shapes import check_run
 
-STATUSES = ("running", "completed", "failed", "interrupted", "stale")
+STATUSES = ("running", "completed", "pruned", "failed", "interrupted", "stale")
 
 
 @dataclass

@@ -48,3 +48,10 @@ def hparam_domains(spec: SweepConfig, points: list[Point]) -> dict[str, dict]:
 def child_env(keys: list[str], domains: dict[str, dict]) -> dict[str, str]:
     """Tells each training process which keys vary in its sweep (for the HParams dashboard)."""
     return {**os.environ, "EXPKIT_SWEEP_HPARAMS": json.dumps({"keys": keys, "domains": domains}, default=str)}
+
+
+def search_domains(search) -> dict[str, dict]:
+    """The HParams domains of a search's params: choices are discrete, ranges intervals."""
+    return {key: {"values": p.choice} if p.choice is not None
+            else dict(zip(("min", "max"), p.uniform or p.log_uniform or p.int_uniform))
+            for key, p in search.params.items()}

@@ -33,6 +33,7 @@ class Point:
     hash: str = ""
     legacy_hash: str = ""                 # the whole resolved config's hash: matches runs from before identities
     existing: list[Run] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)  # extra environment for its process (a search trial's identity)
 
     @property
     def label(self) -> str:

@@ -55,7 +55,7 @@ def run_points(todo: list[Point], file: Path, extra: list[str], sweep_dir: Path,
                 cmd, run_dir = _command(point, file, extra, sweep_dir)
                 gpus = pool.acquire()
                 with RunFolder(run_dir).log_file.open("a") as out:
-                    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=child_gpu_env(env, gpus),
+                    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=child_gpu_env({**env, **point.env}, gpus),
                                             start_new_session=True,  # our Ctrl-C reaches it through us
                                             preexec_fn=_die_with(os.getpid()))
                 running.append(Job(point, proc, run_dir, time.perf_counter(), gpus))

@@ -133,4 +133,8 @@ def make_callbacks(keras, cfg: CallbacksConfig, run_dir: Path, initial_epoch: in
         callbacks.append(keras.callbacks.ReduceLROnPlateau(**cfg.reduce_lr_on_plateau.model_dump()))
     if cfg.checkpoint:
         callbacks.append(make_checkpoint(keras, folder.best_model_file, cfg.checkpoint))
+    from expkit.tracking.trial import trial_callback, trial_from_env
+    report = trial_callback(keras, trial_from_env())  # a search trial: the objective to Optuna, each epoch
+    if report is not None:
+        callbacks.append(report)
     return callbacks

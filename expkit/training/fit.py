@@ -70,6 +70,7 @@ def fit_and_evaluate(ready, cfg: ExperimentConfig, run_dir: Path, state=None) ->
     save_atomic(folder.model_file, model.save)  # a kill mid-save leaves the old file or none, never half
     if splits.preprocessor is not None:  # predict and serve prepare new inputs with it
         write_json(folder.preprocessing_json, splits.preprocessor.to_json())
+    pruned_at = next((cb.pruned_at_epoch for cb in callbacks if getattr(cb, "pruned_at_epoch", None)), None)
     rows = read_metrics(folder.metrics_csv)
     epochs_run = len(rows)
     fitted = len(history.epoch)
@@ -83,6 +84,7 @@ def fit_and_evaluate(ready, cfg: ExperimentConfig, run_dir: Path, state=None) ->
         "samples": {"train": len(splits.x_train), "val": 0 if splits.x_val is None else len(splits.x_val),
                     "test": 0 if splits.x_test is None else len(splits.x_test)},
         "data_source": splits.source,
+        **({"pruned_at_epoch": pruned_at} if pruned_at else {}),
     }
     if getattr(splits, "class_weight", None):
         names = splits.class_names or [str(i) for i in range(len(splits.class_weight))]

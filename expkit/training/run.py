@@ -18,6 +18,7 @@ from expkit.model.distribution import Distribution, cluster_settings, initialize
 from expkit.runstore import RunFolder, RunRecord, create_run_dir, identify, now, write_atomic, write_json
 from expkit.training.checks import check_outputs, first_layer_type, input_shapes_for
 from expkit.training.fit import fit_and_evaluate
+from expkit.tracking.trial import trial_from_env, trial_record
 
 
 @dataclass
@@ -145,7 +146,8 @@ def train(loaded: LoadedConfig, runs_dir: Path, run_dir: Path | None = None) -> 
         record = RunRecord(run_dir, cfg.experiment.name, cfg.experiment.seed, started, ready.device_name,
                            {"tensorflow": tf.__version__, "keras": keras.__version__, **_jax_version(cfg)},
                            details={**ready.distribution.record(cfg.training.backend), "identity": identity,
-                                    "data_fingerprint": fingerprint}, config_file=loaded.file)
+                                    "data_fingerprint": fingerprint, **trial_record(trial_from_env(), "running")},
+                           config_file=loaded.file)
     except OSError as exc:
         raise ExpkitError(f"{run_dir or runs_dir}: cannot write the run folder ({exc.strerror or exc}): "
                           "give a writable --runs-dir with free space") from None
@@ -213,13 +215,15 @@ def _attempt(ready: Prepared, cfg: ExperimentConfig, run_dir: Path, record: RunR
             log_run_hparams(run_dir, *sweep_hparams_from_env())  # the HParams dashboard's row for this run
         results = fit_and_evaluate(ready, cfg, run_dir, state)
     except KeyboardInterrupt:
-        _finish(record, "interrupted", error="interrupted (Ctrl-C or SIGTERM)")
+        _finish(record, "interrupted", error="interrupted (Ctrl-C or SIGTERM)", **_trial_state(record, "interrupted"))
         raise
     except Exception as exc:  # a training failure is recorded, whatever it is
-        note = _finish(record, "failed", error=f"{type(exc).__name__}: {exc}")
+        note = _finish(record, "failed", error=f"{type(exc).__name__}: {exc}", **_trial_state(record, "failed"))
         raise TrainingFailed(f"training failed: {type(exc).__name__}: {exc} "
                              + (note or f"(recorded in {folder.run_json}; `expkit resume {run_dir}` continues it)")) from exc
-    note = _finish(record, "completed", epochs_run=results["epochs_run"])
+    # Pruned by a search: stopped early on purpose, not a failure; its results are real.
+    status = "pruned" if results.get("pruned_at_epoch") else "completed"
+    note = _finish(record, status, epochs_run=results["epochs_run"], **_trial_state(record, status))
     if note:
         raise TrainingFailed(f"training completed but {note}")
     from expkit.tracking.tensorboard import write_run_text
@@ -227,6 +231,12 @@ def _attempt(ready: Prepared, cfg: ExperimentConfig, run_dir: Path, record: RunR
     if not cfg.training.keep_state:
         folder.state_file.unlink(missing_ok=True)
     return run_dir
+
+
+def _trial_state(record: RunRecord, status: str) -> dict:
+    """A search trial's run.json entry follows the run's status (tracking.trial)."""
+    trial = record.data.get("trial")
+    return {"trial": {**trial, "state": status}} if trial else {}
 
 
 def _finish(record: RunRecord, status: str, **fields) -> str | None:

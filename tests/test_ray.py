@@ -1,0 +1,142 @@
+"""`expkit sweep --executor ray` on a real two-node Ray cluster on loopback: a head (`ray start --head`)
+and a second node joined to it, one CPU each. The cluster's processes are found by its own temp
+folder and ended by PID (never `ray stop`, which ends every Ray process on the machine)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from expkit.runstore import load_runs
+
+pytest.importorskip("ray")
+
+ROOT = Path(__file__).resolve().parents[1]
+RAY = str(Path(sys.executable).with_name("ray"))
+LR = "compile.optimizer.learning_rate"
+
+BASE = {
+    "experiment": {"name": "spread", "seed": 0},
+    "dataset": {"name": "xor", "samples": 200},
+    "model": {"layers": [{"type": "Dense", "units": 4, "activation": "tanh"},
+                         {"type": "Dense", "units": 1, "activation": "sigmoid"}]},
+    "compile": {"loss": "binary_crossentropy", "metrics": ["accuracy"],
+                "optimizer": {"name": "adam", "learning_rate": 0.05}},
+    "training": {"epochs": 2, "verbose": 2},
+    "sweep": {"grid": {LR: [0.1, 0.03, 0.01, 0.003]}},
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _cluster_pids(temp_dir: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if temp_dir.encode() in (entry / "cmdline").read_bytes():
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def _stop(temp_dir: str) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in _cluster_pids(temp_dir):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 15
+        while _cluster_pids(temp_dir) and time.monotonic() < deadline:
+            time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    temp_dir = tempfile.mkdtemp(prefix="expkit-ray-")
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0"}
+    common = ["--node-ip-address", "127.0.0.1", "--num-cpus", "1", "--object-store-memory", "80000000",
+              "--temp-dir", temp_dir, "--disable-usage-stats"]
+    try:
+        for cmd in ([RAY, "start", "--head", "--port", str(port), "--include-dashboard=false", *common],
+                    [RAY, "start", "--address", f"127.0.0.1:{port}", *common]):
+            started = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+            assert started.returncode == 0, started.stdout[-2000:] + started.stderr[-2000:]
+        yield f"127.0.0.1:{port}", env
+    finally:
+        _stop(temp_dir)
+
+
+def write(tmp_path: Path, **changes) -> Path:
+    path = tmp_path / "spread.yaml"
+    path.write_text(yaml.safe_dump({**BASE, **changes}, sort_keys=False))
+    return path
+
+
+def sweep(config, *args, env, timeout=600):
+    return subprocess.run([sys.executable, "-m", "expkit", "sweep", str(config), *map(str, args)], env=env,
+                          capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+@pytest.mark.slow
+def test_points_spread_over_both_nodes_and_a_rerun_skips_them(cluster, tmp_path):
+    address, env = cluster
+    config = write(tmp_path)
+    runs = tmp_path / "runs"
+    result = sweep(config, "--runs-dir", runs, "--executor", "ray", "--address", address, env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "4 of 4 points completed" in result.stdout
+    points = json.loads((runs / "spread" / "sweep.json").read_text())["points"]
+    assert [p["status"] for p in points] == ["completed"] * 4
+    assert len({p["node"] for p in points}) == 2  # both nodes trained points
+    pids = {r.info["pid"] for r in load_runs([runs / "spread"])}
+    assert len(pids) == 4  # each point in its own `expkit train` process
+    again = sweep(config, "--runs-dir", runs, "--executor", "ray", "--address", address, env=env)
+    assert again.returncode == 0 and "4 already completed, 0 to run" in again.stdout, again.stdout
+
+
+@pytest.mark.slow
+def test_stopping_the_driver_cancels_the_remote_runs_and_records_them_interrupted(cluster, tmp_path):
+    address, env = cluster
+    config = write(tmp_path, training={"epochs": 5000, "verbose": 0})
+    runs = tmp_path / "runs"
+    driver = subprocess.Popen([sys.executable, "-m", "expkit", "sweep", str(config), "--runs-dir", str(runs),
+                               "--executor", "ray", "--address", address], env=env, cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        found = load_runs([runs / "spread"]) if (runs / "spread").is_dir() else []
+        if sum(r.status == "running" for r in found) == 2:
+            break
+        time.sleep(0.5)
+    else:
+        driver.kill()
+        pytest.fail("two points never started")
+    driver.send_signal(signal.SIGTERM)  # what Ctrl-C does, from a background shell too
+    out, _ = driver.communicate(timeout=180)
+    assert driver.returncode == 130, out
+    statuses = sorted(r.status for r in load_runs([runs / "spread"]))
+    assert statuses == ["interrupted", "interrupted"], out  # the two queued points never started
+    points = json.loads((runs / "spread" / "sweep.json").read_text())["points"]
+    assert sorted(str(p.get("status")) for p in points) == ["None", "None", "interrupted", "interrupted"]
+
+
+def test_ray_options_without_the_ray_executor_are_exit_2(tmp_path):
+    result = sweep(write(tmp_path), "--address", "127.0.0.1:1", env=None, timeout=120)
+    assert result.returncode == 2 and "--address and --cpus-per-run need --executor ray" in result.stderr
