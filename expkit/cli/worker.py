@@ -34,7 +34,7 @@ def _serve(replies) -> int:
         os.dup2(log, 2)
         os.close(log)
         try:
-            code = main(job["argv"])
+            code = main(job["argv"]) if _same_backend(job["argv"], keras) else _fresh(job["argv"])
         except SystemExit as exc:  # argparse's own exits
             code = exc.code if isinstance(exc.code, int) else 2
         except BaseException as exc:  # noqa: BLE001  (anything else is this point's failure, not the worker's)
@@ -55,6 +55,30 @@ def _serve(replies) -> int:
         if code == 130:  # stopped (SIGTERM): the sweep is stopping, so is this worker
             return 130
     return 0
+
+
+def _same_backend(argv: list[str], keras) -> bool:
+    """Keras picks its backend once per process: a point on another backend (training.backend: jax)
+    trains in a fresh process instead."""
+    from expkit.cli.app import build_parser
+    from expkit.config import load_config
+    from expkit.errors import ExpkitError
+    try:
+        args = build_parser().parse_args(argv)
+        return load_config(args.config, args.overrides).config.training.backend == keras.backend.backend()
+    except (ExpkitError, SystemExit):
+        return True  # `train` itself reports the problem, as it would in a fresh process
+
+
+def _fresh(argv: list[str]) -> int:
+    import subprocess
+    sys.stdout.flush()
+    child = subprocess.Popen([sys.executable, "-m", "expkit", *argv])  # its output: this point's log
+    try:
+        return child.wait()
+    except KeyboardInterrupt:  # stopped: pass it on, so the run records itself as interrupted
+        child.terminate()
+        return child.wait()
 
 
 def _stop(signum, frame):
