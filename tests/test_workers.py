@@ -87,8 +87,9 @@ def test_a_worker_killed_mid_point_fails_that_point_only_and_is_replaced(tmp_pat
     assert "point 3 (compile.optimizer.learning_rate=0.2): completed" in out
     statuses = {json.dumps(r.config["compile"]["optimizer"]["learning_rate"]): (r.status, r.info["pid"])
                 for r in load_runs([runs / "warm"])}
-    assert statuses["0.01"] == ("running", victim.info["pid"])  # killed: it could not record anything
+    assert statuses["0.01"] == ("stale", victim.info["pid"])  # killed: it could not record anything
     assert statuses["0.2"][0] == "completed" and statuses["0.2"][1] != victim.info["pid"]  # a new worker
     again = subprocess.run([*cmd[:-2], "--set", "training.epochs=40"], cwd=ROOT, capture_output=True, text=True,
                            timeout=600)
     assert again.returncode == 0 and "2 already completed, 1 to run" in again.stdout, again.stdout
+    assert "point 2 (compile.optimizer.learning_rate=0.01): completed" in again.stdout  # resumed in its folder

@@ -62,12 +62,16 @@ def _same_backend(argv: list[str], keras) -> bool:
     trains in a fresh process instead."""
     from expkit.cli.app import build_parser
     from expkit.config import load_config
-    from expkit.errors import ExpkitError
+    from expkit.runstore import RunFolder
     try:
         args = build_parser().parse_args(argv)
-        return load_config(args.config, args.overrides).config.training.backend == keras.backend.backend()
-    except (ExpkitError, SystemExit):
-        return True  # `train` itself reports the problem, as it would in a fresh process
+        if args.command == "resume":  # a run continued in its folder, with the config it started with
+            loaded = load_config(RunFolder(args.run_dir).config_yaml)
+        else:
+            loaded = load_config(args.config, args.overrides)
+        return loaded.config.training.backend == keras.backend.backend()
+    except (Exception, SystemExit):  # noqa: BLE001
+        return True  # `train` or `resume` itself reports the problem, as it would in a fresh process
 
 
 def _fresh(argv: list[str]) -> int:

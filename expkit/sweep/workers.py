@@ -16,10 +16,10 @@ import sys
 import time
 from pathlib import Path
 
+from expkit.runstore import RunFolder
 from expkit.sweep.gpus import GpuPool, child_gpu_env, machine_gpus
 from expkit.sweep.points import Point
-from expkit.runstore import RunFolder
-from expkit.sweep.runner import _command, _status
+from expkit.sweep.runner import _command, _die_with, _status
 
 MAX_POINTS = 100
 
@@ -28,7 +28,8 @@ class Worker:
     def __init__(self, env: dict[str, str]):
         self.process = subprocess.Popen([sys.executable, "-m", "expkit.cli.worker"], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
-                                        start_new_session=True)  # our Ctrl-C reaches it through us
+                                        start_new_session=True,  # our Ctrl-C reaches it through us
+                                        preexec_fn=_die_with(os.getpid()))  # and a kill -9 of the sweep too
         self.buffer = b""
         self.points = 0
         self.point: Point | None = None
