@@ -25,6 +25,7 @@ def check_model_size(build: Callable, cfg, batch_size: int, locate) -> None:
     from expkit.backend import import_keras
     keras = import_keras()
     from keras.src.backend.common import global_state
+    pending = list(global_state.get_global_attribute("uninitialized_variables") or [])
     try:
         with keras.StatelessScope(initialize_variables=False):
             model = build()
@@ -32,7 +33,7 @@ def check_model_size(build: Callable, cfg, batch_size: int, locate) -> None:
     except Exception:  # noqa: BLE001 - the real build that follows reports what is wrong with the model
         return
     finally:  # the shapes-only variables must not be initialized later by someone else's scope
-        global_state.set_global_attribute("uninitialized_variables", None)
+        global_state.set_global_attribute("uninitialized_variables", pending or None)
     weights = sum(w for _, w, _ in sizes)
     outputs = sum(o for _, _, o in sizes)
     need = FLOAT_BYTES * (WEIGHT_COPIES * weights + OUTPUT_COPIES * outputs * batch_size)
