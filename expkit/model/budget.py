@@ -8,7 +8,10 @@ out-of-memory kill (or a half-minute of swapping) after TensorFlow tried to allo
 from __future__ import annotations
 
 import math
+import random
 from typing import Callable
+
+import numpy as np
 
 from expkit.config.model import node_name
 from expkit.errors import BuildError
@@ -26,6 +29,9 @@ def check_model_size(build: Callable, cfg, batch_size: int, locate) -> None:
     keras = import_keras()
     from keras.src.backend.common import global_state
     pending = list(global_state.get_global_attribute("uninitialized_variables") or [])
+    # Initializers without a seed draw one from Python's random module as they are made: the real build
+    # must draw the same ones, or the measuring build would change a seeded run's weights.
+    python_rng, numpy_rng = random.getstate(), np.random.get_state()
     try:
         with keras.StatelessScope(initialize_variables=False):
             model = build()
@@ -34,6 +40,8 @@ def check_model_size(build: Callable, cfg, batch_size: int, locate) -> None:
         return
     finally:  # the shapes-only variables must not be initialized later by someone else's scope
         global_state.set_global_attribute("uninitialized_variables", pending or None)
+        random.setstate(python_rng)
+        np.random.set_state(numpy_rng)
     weights = sum(w for _, w, _ in sizes)
     outputs = sum(o for _, _, o in sizes)
     need = FLOAT_BYTES * (WEIGHT_COPIES * weights + OUTPUT_COPIES * outputs * batch_size)
