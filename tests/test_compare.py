@@ -532,3 +532,29 @@ def test_group_by_experiment_name(mixed):
     assert len(mlp["id"]) == 5
     done = expkit_cli("compare", mixed, "--group-by", "experiment.nme")
     assert done.returncode == 2 and "did you mean 'experiment.name'?" in done.stderr
+
+
+def _move_data(run: Path, path: str, sha: str | None) -> None:
+    config = json.loads((run / "config.json").read_text())
+    config["dataset"] = {"name": "npz", "path": path}
+    (run / "config.json").write_text(json.dumps(config))
+    info = json.loads((run / "run.json").read_text())
+    if sha:
+        info["data_fingerprint"] = {"files": 1, "bytes": 10, "sha256": sha}
+    (run / "run.json").write_text(json.dumps(info))
+
+
+def test_a_moved_data_file_with_the_same_content_stays_in_one_seed_group(tmp_path):
+    a, b = make_run(tmp_path, seed=0), make_run(tmp_path, seed=1)
+    _move_data(a, "/old/place/data.npz", "abc123")
+    _move_data(b, "/new/place/data.npz", "abc123")
+    table = compare_runs([tmp_path])
+    assert table.grouped and len(table.rows) == 1 and table.rows[0]["n"] == 2
+
+
+def test_different_data_content_splits_seed_groups(tmp_path):
+    a, b = make_run(tmp_path, seed=0), make_run(tmp_path, seed=1)
+    _move_data(a, "/data/x.npz", "abc123")
+    _move_data(b, "/data/x.npz", "def456")  # the same path, changed content
+    table = compare_runs([tmp_path], group_by_seed=True)
+    assert len(table.rows) == 2

@@ -21,7 +21,8 @@ from typing import Any, Iterable
 
 from expkit.errors import ExpkitError, suggest
 from expkit.analysis.filters import normalize_key, parse_filter
-from expkit.analysis.values import flow, format_number, is_number, mean_and_std, seed_group_key  # noqa: F401
+from expkit.analysis.values import (  # noqa: F401  (flow, format_number: re-exported for diff/render)
+    data_identity, flow, format_number, is_number, mean_and_std, seed_group_key)
 from expkit.runstore import SEED_KEY, Run, config_hash, load_runs
 from expkit.analysis.run_metrics import (  # noqa: F401  (re-exported: lower_is_better, default_descending...)
     RESULT_KEYS, default_descending, is_metric, lower_is_better, metric_keys, run_info, run_results)
@@ -121,14 +122,21 @@ def sort_records(records: list, key: str, descending: bool) -> list[dict]:
     return sorted(present, key=order, reverse=descending) + blank
 
 
-def seed_signatures(records: list[Record], differing: list[str]) -> dict[str, list[int]]:
+def seed_signatures(records: list[Record], differing: list[str], runs: list[Run] | None = None) -> dict[str, list[int]]:
     """Record indexes by seed group. Two runs are in one group when their configs are equal apart from
     experiment.seed; keys equal in every run cannot split groups, so comparing the differing keys is
-    enough (and much cheaper than hashing every config)."""
+    enough (and much cheaper than hashing every config). A file dataset counts by its content
+    (data_identity), not by where it lies."""
     keys = [k for k in differing if k != SEED_KEY]
+    if runs is not None and "dataset.path" not in keys and any(data_identity(run) for run in runs):
+        keys.append("dataset.path")  # the same path may hold changed data
+    path_at = keys.index("dataset.path") if "dataset.path" in keys and runs is not None else None
     groups: dict[str, list[int]] = {}
     for i, rec in enumerate(records):
-        groups.setdefault(json.dumps([rec.get(k, "\0absent") for k in keys], default=str), []).append(i)
+        values = [rec.get(k, "\0absent") for k in keys]
+        if path_at is not None:
+            values[path_at] = data_identity(runs[i]) or values[path_at]
+        groups.setdefault(json.dumps(values, default=str), []).append(i)
     return groups
 
 
@@ -152,7 +160,7 @@ def seed_groups(records: list[Record], runs: list[Run], groups: dict[str, list[i
         for key in varying:
             if len({json.dumps(rec.get(key), default=str) for rec in recs}) > 1:
                 row[key] = None
-        row.update(n=len(recs), group=seed_group_key(runs[members[0]].config))
+        row.update(n=len(recs), group=seed_group_key(runs[members[0]]))
         for key in numeric:
             mean, std = mean_and_std([rec.get(key) for rec in recs])
             row[key] = mean
@@ -234,7 +242,7 @@ def _compare(source, sort, descending, filters, metric, group_by_seed, columns, 
             raise ExpkitError(f"--group-by {group_by} and --no-group-by-seed disagree; give one of them")
         groups, group_by_seed = key_groups(records, group_by), True
     else:
-        groups = seed_signatures(records, differing) if group_by_seed or group_by_seed is None else {}
+        groups = seed_signatures(records, differing, runs) if group_by_seed or group_by_seed is None else {}
     if group_by_seed is None:
         group_by_seed = SEED_KEY in differing and len(groups) < len(records)
     rows = seed_groups(records, runs, groups, numeric, differing if group_by else ()) if group_by_seed else records

@@ -226,7 +226,7 @@ def draw_bar(runs: list[Run], metric: str | None = None, title: str | None = Non
     for run in runs:
         value = flatten(run.results or {}).get(metric)
         if is_number(value):
-            groups.setdefault(seed_group_key(run.config), []).append((run, float(value)))
+            groups.setdefault(seed_group_key(run), []).append((run, float(value)))
         elif notes is not None:
             notes.append(f"{run.path}: skipped, no {metric} in results.json (status: {run.status})")
     members = list(groups.values())

@@ -25,8 +25,20 @@ def mean_and_std(values: list[Any]) -> tuple[float | None, float | None]:
     return mean, math.sqrt(sum((x - mean) ** 2 for x in numbers) / (len(numbers) - 1))
 
 
-def seed_group_key(config: dict) -> str:
-    """Runs whose configs are equal apart from experiment.seed share this key (one seed group)."""
+def data_identity(run) -> str | None:
+    """The content hash of a run's data file (run.json's data_fingerprint), None for named datasets and
+    runs from before fingerprints. Grouping uses it instead of dataset.path, so moving the data folder
+    does not split a seed group."""
+    fingerprint = run.info.get("data_fingerprint")
+    return fingerprint.get("sha256") if isinstance(fingerprint, dict) else None
+
+
+def seed_group_key(run) -> str:
+    """Runs whose configs are equal apart from experiment.seed (and, for file data, whose data has the
+    same content wherever it lies) share this key (one seed group)."""
+    config, sha = run.config, data_identity(run)
+    if sha and isinstance(config.get("dataset"), dict):
+        config = {**config, "dataset": {**config["dataset"], "path": sha}}
     return config_hash(config, ignore=[SEED_KEY])
 
 
