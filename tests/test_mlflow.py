@@ -83,7 +83,10 @@ def test_sync_to_a_server_is_complete_and_idempotent(server, mnist_run, tmp_path
     lines = (mnist_run / "metrics.csv").read_text().splitlines()
     (growing / "metrics.csv").write_text("\n".join(lines[:2]) + "\n")
     info = json.loads((mnist_run / "run.json").read_text())
-    (growing / "run.json").write_text(json.dumps({**info, "status": "running", "end_time": None}))
+    # Still training: its process is this one (a gone process would make the run stale).
+    from expkit.runstore.liveness import this_process
+    (growing / "run.json").write_text(json.dumps({**info, "status": "running", "end_time": None,
+                                                  **this_process()}))
     (growing / "results.json").unlink()
     done = sync(growing, "--tracking-uri", server, "--experiment", "digits-sync")
     assert done.returncode == 0, done.stderr[-3000:]

@@ -45,7 +45,8 @@ def run(args) -> int:
         raise ExpkitError(f"--{'decision-boundary' if args.decision_boundary else 'weights'} and --kind {args.kind} "
                           "ask for different charts; give one of them")
     if kind in ("boundary", "weights") and (args.metric or args.metrics):
-        raise ExpkitError(f"--metric and --metrics are for bar and curves charts, not --kind {kind}")
+        chart = "the decision boundary" if kind == "boundary" else f"--kind {kind}"
+        raise ExpkitError(f"--metric and --metrics are for bar and curves charts, not {chart}")
     if kind == "bar" and args.metrics:
         raise ExpkitError("--metrics is for --kind curves; for a bar chart give one --metric, e.g. test.accuracy")
     if kind == "curves" and args.metric:

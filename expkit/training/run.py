@@ -105,11 +105,20 @@ def _jax_version(cfg: ExperimentConfig) -> dict:
     return {"jax": jax.__version__}
 
 
+_STOP_REQUESTED = {"signal": None}
+
+
 def _interrupt_on_sigterm() -> None:
+    """SIGTERM (and Ctrl-C) stop training as KeyboardInterrupt. The signal is remembered, because code it
+    lands in (a TensorFlow op, a data pipeline) may turn the interrupt into another exception on its
+    way out: that run was still stopped, not failed."""
     def handler(signum, frame):
+        _STOP_REQUESTED["signal"] = signum
         raise KeyboardInterrupt
     try:
         signal.signal(signal.SIGTERM, handler)
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            signal.signal(signal.SIGINT, handler)
     except ValueError:  # not the main thread
         pass
 
@@ -218,6 +227,10 @@ def _attempt(ready: Prepared, cfg: ExperimentConfig, run_dir: Path, record: RunR
         _finish(record, "interrupted", error="interrupted (Ctrl-C or SIGTERM)", **_trial_state(record, "interrupted"))
         raise
     except Exception as exc:  # a training failure is recorded, whatever it is
+        if _STOP_REQUESTED["signal"] is not None:  # an interrupt that surfaced as another exception
+            _finish(record, "interrupted", error=f"interrupted (signal {_STOP_REQUESTED['signal']}; "
+                    f"{type(exc).__name__} on the way out)", **_trial_state(record, "interrupted"))
+            raise KeyboardInterrupt from exc
         note = _finish(record, "failed", error=f"{type(exc).__name__}: {exc}", **_trial_state(record, "failed"))
         raise TrainingFailed(f"training failed: {type(exc).__name__}: {exc} "
                              + (note or f"(recorded in {folder.run_json}; `expkit resume {run_dir}` continues it)")) from exc
