@@ -73,15 +73,17 @@ def load_runs(paths: str | Path | Iterable[str | Path]) -> list[Run]:
 def compare_runs(paths_or_runs: str | Path | Iterable[str | Path | Run], *, sort: str | None = None,
                  descending: bool | None = None, filters: Iterable[str] | str = (), metric: str = "final",
                  group_by_seed: bool | None = None, columns: Iterable[str] | str | None = None,
-                 all_columns: bool = False) -> ComparisonTable:
+                 all_columns: bool = False, group_by: str | None = None) -> ComparisonTable:
     """The table `expkit compare` prints, as data. Arguments mirror the command's options:
 
     sort="test.accuracy" (accuracy-like descending, loss-like ascending; descending=True/False overrides),
     filters=["test.accuracy>0.9", "model.layers.1.units=128"], metric="final" | "best",
     group_by_seed=None (on when some runs differ only by seed) | True | False,
-    columns=["name", "model.*", "test.accuracy"] or all_columns=True."""
+    columns=["name", "model.*", "test.accuracy"] or all_columns=True,
+    group_by="experiment.name" (one row per value of a key, mean ± std, as --group-by)."""
     table = _compare.compare_runs(paths_or_runs, sort=sort, descending=descending, filters=filters, metric=metric,
-                                  group_by_seed=group_by_seed, columns=columns, all_columns=all_columns)
+                                  group_by_seed=group_by_seed, columns=columns, all_columns=all_columns,
+                                  group_by=group_by)
     _warn(table.problems)
     return table
 

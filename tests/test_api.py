@@ -48,3 +48,12 @@ def test_expkit_sweep_stays_the_api_function_after_the_package_is_imported():
     from expkit.sweep.driver import sweep
     assert callable(expkit.sweep)
     assert expkit.api.sweep is sweep
+
+
+def test_compare_runs_groups_by_a_key_as_the_cli_does(tmp_path):
+    import expkit
+    from test_compare import make_run
+    for seed, name in [(0, "a"), (1, "a"), (0, "b")]:
+        make_run(tmp_path, name=name, seed=seed, units=(16 if name == "a" else 32,))
+    table = expkit.compare_runs(tmp_path, group_by="experiment.name")
+    assert sorted((row["name"], row["n"]) for row in table.rows) == [("a", 2), ("b", 1)]
