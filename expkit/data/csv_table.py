@@ -24,7 +24,8 @@ MAX_INTEGER_CLASSES = 20
 _INTEGER = re.compile(r"^[+-]?\d+$")
 
 
-def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
+def read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
+    """(header, data rows, their line numbers) of a UTF-8 CSV file; training and predict both read with it."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             rows = [[cell.strip() for cell in row] for row in csv.reader(f)]
@@ -102,7 +103,7 @@ def _target(path: Path, cells: np.ndarray, name: str, lines: list[int]):
 
 
 def load_csv(path: Path, target: str | int | None) -> RawData:
-    header, rows, lines = _read_rows(path)
+    header, rows, lines = read_rows(path)
     column = _target_column(path, header, target)
     if len(header) < 2:
         raise DataError(f"{path}: only one column ('{header[0]}'); a CSV dataset needs at least one "

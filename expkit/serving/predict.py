@@ -20,7 +20,6 @@ probabilities: their outputs go through a softmax (a sigmoid for one unit).
 """
 from __future__ import annotations
 
-import csv
 import json
 import sys
 import zipfile
@@ -193,16 +192,8 @@ def _read_npz(path: Path, pre: Preprocessor) -> np.ndarray:
 
 
 def _read_csv(path: Path, pre: Preprocessor) -> np.ndarray:
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = [[cell.strip() for cell in row] for row in csv.reader(f) if any(row)]
-    except UnicodeDecodeError as error:
-        raise DataError(f"{path}: not UTF-8 text ({error}); save the CSV as UTF-8") from None
-    except csv.Error as error:
-        raise DataError(f"{path}: not a readable CSV file ({error})") from None
-    if len(rows) < 2:
-        raise DataError(f"{path}: expected a header row and at least one row of values")
-    header, body = rows[0], rows[1:]
+    from expkit.data.csv_table import read_rows
+    header, body, lines = read_rows(path)
     columns = list(range(len(header)))
     if pre.feature_names:
         absent = [n for n in pre.feature_names if n not in header]
@@ -215,9 +206,7 @@ def _read_csv(path: Path, pre: Preprocessor) -> np.ndarray:
         shown = ", ".join(header[:8]) + (", ..." if len(header) > 8 else "")
         print(f"note: {path}: the run did not record its feature names, so every column is a feature, in the "
               f"file's order ({shown}); it must be training's order", file=sys.stderr)
-    for line, row in enumerate(body, start=2):
-        if len(row) != len(header):
-            raise DataError(f"{path}:{line}: {len(row)} cells, but the header has {len(header)} columns")
+    for line, row in zip(lines, body):
         for i in columns:
             try:
                 float(row[i])
