@@ -150,7 +150,11 @@ def test_fault_injection_sigkill_at_random_moments(tmp_path, reference):
     runs = tmp_path / "twice"
     proc = start_train(config, runs)
     run_dir = wait_for_rows(runs, 1, proc)
-    time.sleep(rng.uniform(0.0, 0.5))  # somewhere in epoch 2, or in epoch 1's save
+    # Somewhere in epoch 2 (or in epoch 1's save): a fraction of the reference's shortest epoch, so the
+    # kill lands before the run ends on a fast, idle machine as well as on a loaded one.
+    epoch = min(float(r["epoch_seconds"]) for r in rows(reference))
+    time.sleep(rng.uniform(0.0, 0.8) * epoch)
+    assert proc.poll() is None, "the run ended before the kill: the test's timing is wrong, not expkit"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     resume = subprocess.Popen([sys.executable, "-m", "expkit", "resume", str(run_dir)], env=_env(),
@@ -159,7 +163,8 @@ def test_fault_injection_sigkill_at_random_moments(tmp_path, reference):
     deadline = time.monotonic() + 120
     while len(rows(run_dir)) <= start and resume.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)  # killed again once the resumed run has finished one more epoch
-    time.sleep(rng.uniform(0.0, 0.3))
+    time.sleep(rng.uniform(0.0, 0.8) * epoch)
+    assert resume.poll() is None, "the resumed run ended before its kill: the test's timing is wrong"
     resume.send_signal(signal.SIGKILL)
     resume.wait()
     finished.append(run_dir)
