@@ -159,5 +159,5 @@ training: {{epochs: 1}}
 
 @pytest.mark.parametrize("key", ["stream", "skip_corrupt"])
 def test_image_folder_only_keys_are_refused_elsewhere(key):
-    with pytest.raises(ValueError, match=f"dataset.{key} is only read by image_folder"):
+    with pytest.raises(ValueError, match=f"dataset.{key} is only read by image_folder, csv"):
         DatasetConfig(name="xor", **{key: True})

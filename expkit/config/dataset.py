@@ -13,7 +13,7 @@ KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10", "cifar100", "imdb", "reut
                   "boston_housing", "california_housing")
 SKLEARN_DATASETS = ("digits", "iris", "wine", "breast_cancer", "diabetes")
 SYNTHETIC_DATASETS = ("xor", "moons", "circles", "spirals", "linear", "house_prices", "series")
-FILE_DATASETS = ("npz", "csv", "idx", "image_folder")
+FILE_DATASETS = ("npz", "npy", "csv", "idx", "image_folder")
 TEXT_DATASETS = ("skipgram",)
 DATASET_NAMES = KERAS_DATASETS + SKLEARN_DATASETS + SYNTHETIC_DATASETS + FILE_DATASETS + TEXT_DATASETS
 
@@ -28,7 +28,8 @@ class DatasetConfig(Spec):
         + ") read from `path`, or skipgram: word/context pairs from a text (`path` or `corpus`)."))
     path: str | None = Field(None, description=(
         "File datasets and skipgram: the .npz or .csv file, the text file, the folder holding the four IDX .gz files "
-        "(train-images-idx3-ubyte.gz, ...), or the image folder (one subfolder per class). "
+        "(train-images-idx3-ubyte.gz, ...), the folder of .npy files (x_train.npy, y_train.npy, ...; memory-mapped), "
+        "or the image folder (one subfolder per class). "
         "Relative paths are resolved against the config file's folder."))
     target: str | int | None = Field(None, description=(
         "CSV only: the column holding the target, by header name or 0-based index. Default: the last column."))
@@ -84,11 +85,12 @@ class DatasetConfig(Spec):
     cache_dir: str | None = Field(None, description=(
         "cache: disk: the folder of the cache files. Default: $EXPKIT_CACHE_DIR, else ~/.cache/expkit/tf_data."))
     stream: bool | None = Field(None, description=(
-        "image_folder: list the files and decode the images in the tf.data pipeline, batch by batch, so memory "
-        "does not grow with the set (default true); false reads every image into memory first."))
+        "image_folder, csv, npy: read the samples in the tf.data pipeline, batch by batch, so memory does not "
+        "grow with the set. image_folder: default true; false reads every image into memory first. csv: "
+        "default false (read whole). npy: default true when the x arrays are over 256 MB."))
     skip_corrupt: bool | None = Field(None, description=(
-        "image_folder: skip images that cannot be read and count them, instead of stopping with an error "
-        "naming the file (default false)."))
+        "image_folder, csv: skip images that cannot be read (CSV rows that cannot be parsed) and count them, "
+        "instead of stopping with an error naming the file (and line) (default false)."))
     augment: list[AugmentLayer] | None = Field(None, description=(  # type: ignore[valid-type]
         "Image augmentation: Keras layers (RandomFlip, RandomRotation, RandomTranslation, RandomZoom, "
         "RandomContrast, RandomBrightness) with Keras' arguments, applied to the training batches only, "
@@ -115,9 +117,10 @@ class DatasetConfig(Spec):
             return self
         if self.corpus:
             raise ValueError(f"dataset.corpus is only used by skipgram; '{self.name}' does not read it")
-        for key in ("stream", "skip_corrupt"):
-            if getattr(self, key) is not None and self.name != "image_folder":
-                raise KeyProblem(key, f"dataset.{key} is only read by image_folder; '{self.name}' does not use it")
+        for key, readers in (("stream", ("image_folder", "csv", "npy")), ("skip_corrupt", ("image_folder", "csv"))):
+            if getattr(self, key) is not None and self.name not in readers:
+                raise KeyProblem(key, f"dataset.{key} is only read by {', '.join(readers)}; "
+                                      f"'{self.name}' does not use it")
         if self.name in FILE_DATASETS and not self.path:
             raise ValueError(f"dataset '{self.name}' reads a file: set dataset.path to it")
         if self.name not in FILE_DATASETS and self.path:

@@ -69,7 +69,7 @@ def cross_checks(cfg: ExperimentConfig, valid: set[str] | None = None) -> list[t
                              "use a constant compile.optimizer.learning_rate, or remove reduce_lr_on_plateau"))
     if ready("training", "dataset"):
         data = cfg.dataset
-        has_val = data.validation_split > 0 or data.validation_size or data.name == "npz"
+        has_val = data.validation_split > 0 or data.validation_size or data.name in ("npz", "npy")
         for key in ("early_stopping", "reduce_lr_on_plateau", "checkpoint"):
             spec = getattr(cfg.training.callbacks, key)
             if spec and spec.monitor.startswith("val_") and not has_val:

@@ -27,6 +27,9 @@ def cache_file(cache_dir: str | None, split: str, paths, decoding) -> Path:
         raise DataError(f"dataset.cache_dir '{folder}': cannot create the cache folder ({error.strerror}); "
                         "set dataset.cache_dir to a writable folder, or dataset.cache: memory or none") from None
     digest = hashlib.sha256(f"{decoding.key()}\n".encode())
+    if hasattr(decoding, "fingerprint"):  # rows of a file (CSV, .npy): the source knows what they depend on
+        digest.update(decoding.fingerprint(paths).encode())
+        paths = ()
     for path in paths:
         name = path.decode() if isinstance(path, bytes) else str(path)
         stat = os.stat(name)

@@ -47,6 +47,10 @@ def load_file(cfg) -> RawData:
         from expkit.data.csv_table import load_csv
 
         return load_csv(existing_path(cfg, want_dir=False), cfg.target)
+    if cfg.name == "npy":
+        from expkit.data.npy_files import load_npy_folder
+
+        return load_npy_folder(existing_path(cfg, want_dir=True), cfg)
     loader = {"npz": load_npz, "idx": load_idx_folder, "image_folder": load_image_folder}[cfg.name]
     return loader(existing_path(cfg, want_dir=cfg.name != "npz"), cfg)
 
@@ -76,9 +80,10 @@ def _classification_or_regression(ys: list[np.ndarray], where: str):
     return CLASSIFICATION, [y.astype(np.int64) for y in ys], num_classes, None
 
 
-def check_npy_header(stream, data_bytes: int, where: str) -> None:
+def check_npy_header(stream, data_bytes: int, where: str, mapped: bool = False) -> None:
     """Refuse an array whose header declares more data than the file holds, or than memory can take,
-    before numpy allocates it: numpy allocates what the header says first, then reads."""
+    before numpy allocates it: numpy allocates what the header says first, then reads. A `mapped`
+    array (np.load's mmap_mode) is paged in from the file, so it may be larger than memory."""
     try:
         version = np.lib.format.read_magic(stream)
         read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
@@ -95,15 +100,15 @@ def check_npy_header(stream, data_bytes: int, where: str) -> None:
     if declared > held:
         raise DataError(f"{where}: {what}, but the file holds {human(max(held, 0))} of data: it is truncated "
                         "or not what it claims; write it again with numpy.save")
-    too_big = over_memory(declared)
+    too_big = None if mapped else over_memory(declared)
     if too_big:
         raise DataError(f"{where}: {what}, {too_big}")
 
 
-def check_npy_file(path: Path) -> None:
+def check_npy_file(path: Path, mapped: bool = False) -> None:
     try:
         with open(path, "rb") as stream:
-            check_npy_header(stream, path.stat().st_size, str(path))
+            check_npy_header(stream, path.stat().st_size, str(path), mapped)
     except OSError as error:
         raise DataError(f"{path}: cannot read it ({error.strerror or error})") from None
 
@@ -135,9 +140,15 @@ def load_npz(path: Path, cfg) -> RawData:
         raise DataError(f"{path}: not a readable .npz file ({error})") from None
     except (OSError, zipfile.BadZipFile, EOFError) as error:
         raise DataError(f"{path}: not a readable .npz file ({error})") from None
+    return split_arrays(path, arrays, cfg)
+
+
+def split_arrays(path, arrays: dict, cfg, form: str = ".npz", note: str = "") -> RawData:
+    """RawData from {x_train, y_train, x_test?, y_test?, x_val?, y_val?} arrays (an .npz's, or a folder
+    of .npy files'): pairs checked, labels read as classes or regression targets."""
     found = ", ".join(sorted(arrays)) or "none"
     if "x_train" not in arrays or "y_train" not in arrays:
-        raise DataError(f"{path}: an .npz dataset needs arrays named x_train and y_train "
+        raise DataError(f"{path}: an {form} dataset needs arrays named x_train and y_train "
                         f"(optionally x_test/y_test, x_val/y_val); found: {found}")
     present = []
     for x_key, y_key in _NPZ_PAIRS:
@@ -162,7 +173,7 @@ def load_npz(path: Path, cfg) -> RawData:
     split = {x_key.removeprefix("x_"): (arrays[x_key], y) for (x_key, _), y in zip(present, ys)}
     kind = "image" if arrays["x_train"].dtype == np.uint8 else "tabular"
     none = (None, None)
-    return RawData(*split["train"], task, kind, str(path), num_classes, names,
+    return RawData(*split["train"], task, kind, f"{path}{note}", num_classes, names,
                    *split.get("test", none), *split.get("val", none))
 
 

@@ -20,7 +20,9 @@ def cache_mode(cache: bool | str, splits: DataSplits) -> str:
 
 
 def _sample_bytes(splits: DataSplits) -> int:
-    size = 1
+    import numpy as np
+
+    size = np.dtype(getattr(splits.decoding, "dtype", np.uint8)).itemsize
     for d in splits.decoding.sample_shape:
         size *= int(d)
     return size
@@ -80,17 +82,14 @@ def _streamed(tf, splits: DataSplits, paths, y, batch_size, seed, mode, file, sh
 
     Without a cache the paths themselves are shuffled (a perfect shuffle costs a few bytes per file);
     with one, the decoded images are cached in file order and shuffled from the cache through a
-    buffer of about SHUFFLE_BYTES, so memory does not grow with the set."""
-    decode = splits.decoding.tf_decode
-    dataset = tf.data.Dataset.from_tensor_slices((paths, y))
-    if mode == "none" and shuffle:
-        dataset = dataset.shuffle(shuffle_buffer or len(paths), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.map(lambda path, label: (decode(path), label), num_parallel_calls=tf.data.AUTOTUNE)
+    buffer of about SHUFFLE_BYTES, so memory does not grow with the set. Rows read in file order
+    (CSV, .npy) are always shuffled through that buffer."""
+    dataset = decoded(tf, splits.decoding, paths, y, shuffle and mode == "none", shuffle_buffer, seed)
     if mode != "none":
         dataset = dataset.cache(str(file) if file else "")
-        if shuffle:
-            buffer = shuffle_buffer or min(len(paths), max(batch_size, SHUFFLE_BYTES // _sample_bytes(splits)))
-            dataset = dataset.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+    if shuffle and (mode != "none" or hasattr(splits.decoding, "tf_samples")):
+        buffer = shuffle_buffer or min(len(paths), max(batch_size, SHUFFLE_BYTES // _sample_bytes(splits)))
+        dataset = dataset.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size)
     if training and splits.augment is not None:
         dataset = _augmented(tf, dataset, splits.augment)
@@ -98,6 +97,20 @@ def _streamed(tf, splits: DataSplits, paths, y, batch_size, seed, mode, file, sh
         prepare = splits.preprocessor.tf_call
         dataset = dataset.map(lambda x, label: (prepare(x), label), num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def decoded(tf, decoding, keys, y=None, shuffle_keys=False, shuffle_buffer=None, seed=0):
+    """tf.data of the raw samples of `keys` (zipped with `y` when given). Files (images) are decoded in
+    parallel, in key order, shuffled first when asked (a perfect shuffle of paths); a source that reads
+    rows in file order (CSV, .npy: `tf_samples`) is shuffled after reading, through the pipeline's buffer."""
+    if hasattr(decoding, "tf_samples"):
+        return decoding.tf_samples(keys, y)
+    dataset = tf.data.Dataset.from_tensor_slices(keys if y is None else (keys, y))
+    if shuffle_keys:
+        dataset = dataset.shuffle(shuffle_buffer or len(keys), seed=seed, reshuffle_each_iteration=True)
+    if y is None:
+        return dataset.map(decoding.tf_decode, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.map(lambda key, label: (decoding.tf_decode(key), label), num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def epoch_keyed_train_pipeline(splits: DataSplits, batch_size: int, seed: int, first_epoch: int, epochs: int,

@@ -245,7 +245,8 @@ def load_splits(cfg, seed: int, first_layer: str | None = None, raw_inputs: bool
     raw = load_raw(cfg, seed)
     check_labels(cfg, raw.task)
     streamed = raw.decoding is not None
-    scale = resolve_scale(cfg, raw.kind, np.dtype(np.uint8) if streamed else raw.x_train.dtype)
+    scale = resolve_scale(cfg, raw.kind, np.dtype(getattr(raw.decoding, "dtype", np.uint8)) if streamed
+                          else raw.x_train.dtype)
     shape = sample_shape(raw.sample_shape, cfg, first_layer)
     x_train, y_train, x_val, y_val, x_test, y_test = _split(raw, cfg, seed)
     in_model = raw_inputs and raw.kind != "sequence"

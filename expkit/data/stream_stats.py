@@ -9,14 +9,15 @@ ADAPT_BATCH = 256
 
 
 def streamed_mean_std(paths: np.ndarray, decoding) -> tuple[np.ndarray, np.ndarray]:
-    """Per-feature mean and standard deviation of the decoded images, from Keras' Normalization.adapt
+    """Per-feature mean and standard deviation of the decoded samples (images, CSV or .npy rows), from Keras' Normalization.adapt
     over a tf.data pipeline of the training paths (batch by batch, so memory holds one batch)."""
     keras = import_keras()
     import tensorflow as tf
 
     shape = tuple(decoding.sample_shape)
-    dataset = (tf.data.Dataset.from_tensor_slices(paths)
-               .map(decoding.tf_decode, num_parallel_calls=tf.data.AUTOTUNE)
+    from expkit.data.pipeline import decoded
+
+    dataset = (decoded(tf, decoding, paths)
                .map(lambda image: tf.cast(image, tf.float32))
                .batch(ADAPT_BATCH).prefetch(tf.data.AUTOTUNE))
     # Every non-batch axis is a feature axis: one mean per pixel (and channel), like the in-memory path.
