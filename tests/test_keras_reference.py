@@ -77,7 +77,7 @@ def generated_targets(model, loaded, n: int, rng):
         shape = tuple(tensor.shape[1:])
         if loss.startswith("sparse"):
             targets[name] = rng.integers(0, shape[-1], (n, *shape[:-1]))
-        elif "binary" in loss:
+        elif "binary" in loss or loss == "contrastive":
             targets[name] = rng.integers(0, 2, (n, *shape)).astype("float32")
         else:
             targets[name] = rng.random((n, *shape)).astype("float32")

@@ -17,12 +17,13 @@ def tickets(rng, n=200):
 
 
 def pairs(rng, n=200):
-    """Siamese pairs: two 8x8 patches, label 1 when they come from the same pattern."""
+    """Siamese pairs: two 8x8 patches, with keras.io's labels for its contrastive loss: 0 when they come
+    from the same pattern, 1 when not."""
     base = rng.random((4, 8, 8, 1)).astype("float32")
     a_class, b_class = rng.integers(0, 4, n), rng.integers(0, 4, n)
     noise = lambda: rng.normal(0, 0.1, (n, 8, 8, 1)).astype("float32")  # noqa: E731
     np.savez_compressed(HERE / "pairs.npz", left_train=base[a_class] + noise(), right_train=base[b_class] + noise(),
-                        y_train=(a_class == b_class).astype("float32"))
+                        y_train=(a_class != b_class).astype("float32"))
 
 
 def reviews(rng, n=300):

@@ -1,13 +1,14 @@
-"""The layer types that are not one keras.layers class: a layer applied again (Shared) and a whole
-keras.applications model used as one layer (Application)."""
+"""The layer types that are not one keras.layers class: a layer applied again (Shared), a whole
+keras.applications model used as one layer (Application), and expkit's own PositionEmbedding."""
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, PositiveInt, model_validator
 
 from expkit.config.base import KeyProblem
 from expkit.config.catalog import CATALOG
+from expkit.config.components import InitializerSpec
 from expkit.config.layer_base import LayerSpec
 from expkit.errors import suggest
 
@@ -55,3 +56,17 @@ class Application(LayerSpec):
 
     def keras_kwargs(self) -> dict[str, Any]:
         return {"include_top": self.include_top, "pooling": self.pooling, **(self.model_extra or {})}
+
+
+class PositionEmbedding(LayerSpec):
+    """expkit's own layer (keras_hub's PositionEmbedding, which Keras core lacks): a learned vector for each
+    position 0..sequence_length-1, returned for a (batch, sequence, features) input in its shape; add it to
+    the token embeddings with an Add layer."""
+
+    sequence_length: PositiveInt = Field(description=(
+        "Number of positions learned: at least the input's sequence length (a shorter input takes the first)."))
+    initializer: InitializerSpec = Field(InitializerSpec(name="glorot_uniform"), description=(
+        "Initializer of the position vectors (keras_hub's default: glorot_uniform)."))
+
+    def keras_kwargs(self) -> dict[str, Any]:
+        return {**super().keras_kwargs(), "initializer": self.initializer}

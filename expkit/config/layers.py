@@ -20,7 +20,7 @@ from expkit.config.components import Activation
 from expkit.errors import suggest
 from expkit.config.layer_base import EXPKIT_FIELDS, KernelSpec, LayerSpec, WeightedSpec, snake_case
 from expkit.config.layer_fields import derive_spec
-from expkit.config.layer_special import Application, SharedLayer
+from expkit.config.layer_special import Application, PositionEmbedding, SharedLayer
 from expkit.config.plugin_specs import PluginLayer
 from expkit.config.plugins import plugin_for
 
@@ -307,7 +307,9 @@ class LayerClasses(Mapping):
         return len(self._names)
 
 
-LAYER_CLASSES = LayerClasses(LAYERS, {"Shared": SharedLayer, "Application": Application, "Keras": KerasLayer})
+NATIVE = {"Shared": SharedLayer, "Application": Application, "Keras": KerasLayer,
+          "PositionEmbedding": PositionEmbedding}  # expkit's own types, not keras.layers classes
+LAYER_CLASSES = LayerClasses(LAYERS, NATIVE)
 # Every accepted spelling (class name, Keras' aliases, snake_case, lower case) -> canonical class name.
 LAYER_TYPES: dict[str, str] = {}
 for _canonical in LAYER_CLASSES:
@@ -375,7 +377,7 @@ _SCHEMA_DEPTH = [0]  # how deep `expkit schema` is in layers inside layers
 
 
 def _member(name: str):
-    if name in ("Shared", "Application", "Keras"):
+    if name in NATIVE:
         return Annotated[LAYER_CLASSES[name], Tag(name)]
     return Annotated[Any, _Lazy(name), Tag(name)]
 

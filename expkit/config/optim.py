@@ -145,6 +145,9 @@ STRING_LOSSES, STRING_METRICS = LOSSES, METRICS  # Keras takes these as strings;
 LOSS_CLASSES = {keras_snake(n): n for n in CATALOG["losses"]}
 METRIC_CLASSES = {keras_snake(n): n for n in CATALOG["metrics"]}
 LOSSES += tuple(n for n in LOSS_CLASSES if n not in LOSSES)
+# expkit's own losses (model/native.py), with their arguments: keras.io's siamese contrastive loss.
+NATIVE_LOSSES = {"contrastive": {"margin"}}
+LOSSES += tuple(NATIVE_LOSSES)
 METRICS += tuple(n for n in METRIC_CLASSES if n not in METRICS)
 MetricName = Literal[METRICS]  # type: ignore[valid-type]
 
@@ -152,7 +155,7 @@ MetricName = Literal[METRICS]  # type: ignore[valid-type]
 def _keras_arguments(spec, kind: str, classes: dict, table: dict, skip: set) -> None:
     """The keys besides `name` must be arguments of the Keras class (Huber's delta, AUC's curve)."""
     cls = classes.get(ABBREVIATIONS.get(spec.name, spec.name))
-    allowed = set(table[cls]["args"]) - skip if cls else set()
+    allowed = set(table[cls]["args"]) - skip if cls else set(NATIVE_LOSSES.get(spec.name, ()))
     for key in spec.model_extra or {}:
         if key not in allowed:
             hint = suggest(key, sorted(allowed)) or (f"; it takes {', '.join(sorted(allowed))}" if allowed
@@ -179,7 +182,8 @@ class _ClassSpec(NamedSpec):
 class LossSpec(_ClassSpec):
     name: Literal[LOSSES] = Field(description=(  # type: ignore[valid-type]
         "Keras loss name (snake_case, or the class name): " + ", ".join(LOSSES) + ". Any other key is an argument "
-        "of Keras' loss class, e.g. {name: huber, delta: 2.0}."))
+        "of Keras' loss class, e.g. {name: huber, delta: 2.0}. contrastive is expkit's own: keras.io's siamese "
+        "loss on a predicted distance (labels 0 similar, 1 different), {name: contrastive, margin: 1.0}."))
     from_logits: bool | None = Field(None, description=(
         "Crossentropy losses: the model outputs raw scores (no softmax/sigmoid on the last layer)."))
     label_smoothing: float | None = Field(None, ge=0, lt=1, description="Crossentropy losses: label smoothing.")
@@ -193,6 +197,10 @@ class LossSpec(_ClassSpec):
             raise KeyProblem("label_smoothing", "sparse_categorical_crossentropy takes no label_smoothing: use one-hot labels "
                              "(dataset.labels: one_hot) with categorical_crossentropy")
         _keras_arguments(self, "loss", LOSS_CLASSES, CATALOG["losses"], {"from_logits", "label_smoothing", "name"})
+        margin = (self.model_extra or {}).get("margin", 1.0)
+        if self.name == "contrastive" and (isinstance(margin, bool) or not isinstance(margin, (int, float))
+                                           or not margin > 0):
+            raise KeyProblem("margin", f"contrastive's margin must be a number > 0, got {margin!r}")
         return self
 
     def keras_class(self) -> str | None:

@@ -71,6 +71,9 @@ def _one_loss(keras, loss: LossSpec):
     if type(loss).__name__ == "PluginLoss":  # a plugin's loss class, built with the config's arguments
         from expkit.config.plugins import plugin_object
         return plugin_object("losses", loss.name)(**loss.keras_kwargs())
+    if loss.name == "contrastive":  # expkit's own (model/native.py)
+        from expkit.model.native import ContrastiveLoss
+        return ContrastiveLoss(**loss.keras_kwargs())
     options = {k: v for k, v in (("from_logits", loss.from_logits), ("label_smoothing", loss.label_smoothing))
                if v is not None}
     options.update(loss.keras_kwargs())
