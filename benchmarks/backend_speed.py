@@ -16,13 +16,14 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pairs import alternate, train_run  # noqa: E402
 
 CONFIG = """\
 experiment: {{name: bench_backend, seed: 0}}
@@ -42,12 +43,7 @@ training: {{epochs: {epochs}, batch_size: {batch}, verbose: 0}}
 
 
 def train(config: Path, runs: Path, overrides: list[str], env: dict | None = None) -> dict:
-    sets = [arg for item in overrides for arg in ("--set", item)]
-    out = subprocess.run([sys.executable, "-m", "expkit", "train", str(config), "--runs-dir", str(runs), *sets],
-                         capture_output=True, text=True, cwd=ROOT, env={**os.environ, **(env or {})})
-    if out.returncode != 0:
-        sys.exit(f"expkit train {' '.join(overrides)} failed:\n{out.stderr[-2000:]}")
-    run = Path(out.stdout.strip().splitlines()[-1])
+    run = train_run(config, runs, overrides, env)
     samples = json.loads((run / "results.json").read_text())["samples"]["train"]
     with (run / "metrics.csv").open() as f:
         seconds = [float(row["epoch_seconds"]) for row in csv.DictReader(f)]
@@ -57,15 +53,8 @@ def train(config: Path, runs: Path, overrides: list[str], env: dict | None = Non
 
 def compare(label_a, a, label_b, b, config, runs, pairs) -> None:
     """Alternate a and b (overrides, env) in fresh processes; print each pair and the median ratio b / a."""
-    ratios = []
-    for pair in range(1, pairs + 1):
-        first = train(config, runs, *a)
-        second = train(config, runs, *b)
-        ratios.append(second["steady"] / first["steady"])
-        print(f"pair {pair}: {label_a} {first['steady']:7.0f} samples/s (first epoch {first['first_epoch_seconds']:.1f} s)"
-              f"   {label_b} {second['steady']:7.0f} samples/s (first epoch {second['first_epoch_seconds']:.1f} s)"
-              f"   ratio {label_b}/{label_a} {ratios[-1]:.3f}", flush=True)
-    print(f"median ratio ({label_b} / {label_a}): {statistics.median(ratios):.3f} over {len(ratios)} pairs", flush=True)
+    alternate(label_a, lambda: train(config, runs, *a), label_b, lambda: train(config, runs, *b), pairs,
+              lambda r: f"{r['steady']:7.0f} samples/s (first epoch {r['first_epoch_seconds']:.1f} s)")
 
 
 def main() -> None:

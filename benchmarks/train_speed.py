@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -17,6 +16,8 @@ import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pairs import alternate, train_run  # noqa: E402
 
 CONFIG = """\
 experiment: {{name: bench_expkit, seed: 0}}
@@ -59,10 +60,7 @@ print(json.dumps({"samples_per_second": len(x) * epochs / seconds, "seconds": se
 
 
 def run_expkit(config: Path, runs: Path, overrides: list[str]) -> float:
-    sets = [arg for item in overrides for arg in ("--set", item)]
-    out = subprocess.run([sys.executable, "-m", "expkit", "train", str(config), "--runs-dir", str(runs), *sets],
-                         capture_output=True, text=True, check=True, cwd=ROOT)
-    run = Path(out.stdout.strip().splitlines()[-1])
+    run = train_run(config, runs, overrides)
     return json.loads((run / "results.json").read_text())["samples_per_second"]
 
 
@@ -88,17 +86,11 @@ def main() -> None:
         config.write_text(CONFIG.format(limit=args.limit, epochs=args.epochs, spe=args.steps_per_execution))
         script = tmp / "plain.py"
         script.write_text(textwrap.dedent(PLAIN))
-        ratios = []
         print(f"convnet on {args.limit} MNIST samples, {args.epochs} epochs, batch 128, "
               f"expkit steps_per_execution={args.steps_per_execution} {' '.join(args.overrides)}")
-        for pair in range(1, args.pairs + 1):
-            ours = run_expkit(config, tmp / "runs", args.overrides)
-            plain = run_plain(script, args.limit, args.epochs)
-            ratios.append(ours / plain)
-            print(f"pair {pair}: expkit {ours:8.0f} samples/s   plain Keras {plain:8.0f} samples/s   "
-                  f"ratio {ours / plain:.3f}", flush=True)
-        print(f"median ratio (expkit / plain): {statistics.median(ratios):.3f} over {len(ratios)} pairs")
-
+        alternate("plain Keras", lambda: {"steady": run_plain(script, args.limit, args.epochs)},
+                  "expkit", lambda: {"steady": run_expkit(config, tmp / "runs", args.overrides)},
+                  args.pairs, lambda r: f"{r['steady']:8.0f} samples/s")
 
 if __name__ == "__main__":
     main()
