@@ -23,24 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pairs import alternate, train_run  # noqa: E402
-
-CONFIG = """\
-experiment: {{name: bench_backend, seed: 0}}
-dataset: {{name: mnist, limit: {limit}, validation_split: 0.0}}
-model:
-  layers:
-    - {{type: Conv2D, filters: 32, kernel_size: 3, activation: relu}}
-    - {{type: MaxPooling2D, pool_size: 2}}
-    - {{type: Conv2D, filters: 64, kernel_size: 3, activation: relu}}
-    - {{type: MaxPooling2D, pool_size: 2}}
-    - {{type: Flatten}}
-    - {{type: Dropout, rate: 0.5}}
-    - {{type: Dense, units: 10, activation: softmax}}
-compile: {{loss: sparse_categorical_crossentropy, metrics: [accuracy], optimizer: adam}}
-training: {{epochs: {epochs}, batch_size: {batch}, verbose: 0}}
-"""
-
+from pairs import alternate, convnet_config, train_run  # noqa: E402
 
 def train(config: Path, runs: Path, overrides: list[str], env: dict | None = None) -> dict:
     run = train_run(config, runs, overrides, env)
@@ -70,8 +53,7 @@ def main() -> None:
           f"{len(gpus)} GPU(s); python {platform.python_version()}")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        config = tmp / "bench.yaml"
-        config.write_text(CONFIG.format(limit=args.limit, epochs=args.epochs, batch=args.batch_size))
+        config = convnet_config(tmp / "bench.yaml", "bench_backend", args.limit, args.epochs, args.batch_size)
         print(f"convnet on {args.limit} MNIST samples, {args.epochs} epochs, batch {args.batch_size}, "
               f"{'GPU' if gpus else 'CPU'}; steady = samples / median epoch time after the first")
         compare("tensorflow", (["training.backend=tensorflow"], None), "jax", (["training.backend=jax"], None),

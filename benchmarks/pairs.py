@@ -14,6 +14,29 @@ from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# The Keras reference MNIST convnet, as the speed benchmarks train it.
+CONVNET = """\
+experiment: {{name: {name}, seed: 0}}
+dataset: {{name: mnist, limit: {limit}, validation_split: 0.0}}
+model:
+  layers:
+    - {{type: Conv2D, filters: 32, kernel_size: 3, activation: relu}}
+    - {{type: MaxPooling2D, pool_size: 2}}
+    - {{type: Conv2D, filters: 64, kernel_size: 3, activation: relu}}
+    - {{type: MaxPooling2D, pool_size: 2}}
+    - {{type: Flatten}}
+    - {{type: Dropout, rate: 0.5}}
+    - {{type: Dense, units: 10, activation: softmax}}
+compile: {{loss: sparse_categorical_crossentropy, metrics: [accuracy], optimizer: adam}}
+training: {{epochs: {epochs}, batch_size: {batch}, verbose: 0, steps_per_execution: {spe}}}
+"""
+
+
+def convnet_config(path: Path, name: str, limit: int, epochs: int, batch: int = 128, spe: int = 1) -> Path:
+    """Write the benchmark convnet's config to `path`."""
+    path.write_text(CONVNET.format(name=name, limit=limit, epochs=epochs, batch=batch, spe=spe))
+    return path
+
 
 def train_run(config: Path, runs: Path, overrides: list[str], env: dict | None = None) -> Path:
     """Train `config` in a fresh process (`--set` each override); the run folder it printed last."""

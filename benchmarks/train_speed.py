@@ -17,23 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pairs import alternate, train_run  # noqa: E402
-
-CONFIG = """\
-experiment: {{name: bench_expkit, seed: 0}}
-dataset: {{name: mnist, limit: {limit}, validation_split: 0.0}}
-model:
-  layers:
-    - {{type: Conv2D, filters: 32, kernel_size: 3, activation: relu}}
-    - {{type: MaxPooling2D, pool_size: 2}}
-    - {{type: Conv2D, filters: 64, kernel_size: 3, activation: relu}}
-    - {{type: MaxPooling2D, pool_size: 2}}
-    - {{type: Flatten}}
-    - {{type: Dropout, rate: 0.5}}
-    - {{type: Dense, units: 10, activation: softmax}}
-compile: {{loss: sparse_categorical_crossentropy, metrics: [accuracy], optimizer: adam}}
-training: {{epochs: {epochs}, batch_size: 128, verbose: 0, steps_per_execution: {spe}}}
-"""
+from pairs import alternate, convnet_config, train_run  # noqa: E402
 
 # The plain script: what a Keras user writes by hand (numpy arrays straight into fit).
 PLAIN = """\
@@ -82,8 +66,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        config = tmp / "bench.yaml"
-        config.write_text(CONFIG.format(limit=args.limit, epochs=args.epochs, spe=args.steps_per_execution))
+        config = convnet_config(tmp / "bench.yaml", "bench_expkit", args.limit, args.epochs, spe=args.steps_per_execution)
         script = tmp / "plain.py"
         script.write_text(textwrap.dedent(PLAIN))
         print(f"convnet on {args.limit} MNIST samples, {args.epochs} epochs, batch 128, "
