@@ -24,6 +24,17 @@ def config_dict(layers, **sections) -> dict:
     return data
 
 
+XOR_LAYERS = [{"type": "Dense", "units": 8, "activation": "tanh"},
+              {"type": "Dense", "units": 1, "activation": "sigmoid"}]
+
+
+def xor_classifier(learning_rate: float = 0.01, **sections) -> dict:
+    """A small tanh net that learns noisy XOR in a few epochs: the config of the multi-process tests."""
+    compile_ = {"loss": "binary_crossentropy", "metrics": ["accuracy"],
+                "optimizer": {"name": "adam", "learning_rate": learning_rate}}
+    return config_dict(XOR_LAYERS, **{"compile": compile_, **sections})
+
+
 def write_config(tmp_path: Path, data: dict, name: str = "exp.yaml") -> Path:
     path = tmp_path / name
     path.write_text(yaml.safe_dump(data, sort_keys=False))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from expkit.errors import ExpkitError
-from tests.helpers import load
+from tests.helpers import load, xor_classifier
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = [{"type": "Dense", "units": 4, "activation": "tanh"}, {"type": "Dense", "units": 1}]
@@ -61,14 +61,7 @@ MIRROR_SCRIPT = textwrap.dedent("""
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import expkit
-    base = {"experiment": {"name": "mirror", "seed": 3},
-            "dataset": {"name": "xor", "samples": 1000, "noise": 0.2, "validation_split": 0.1},
-            "model": {"layers": [{"type": "Dense", "units": 8, "activation": "tanh"},
-                                 {"type": "Dense", "units": 1, "activation": "sigmoid"}]},
-            "compile": {"loss": "binary_crossentropy", "metrics": ["accuracy"],
-                        "optimizer": {"name": "adam", "learning_rate": 0.01}},
-            "training": {"epochs": 3, "batch_size": 32, "shuffle": False, "verbose": 0,
-                         "callbacks": {"checkpoint": {"monitor": "val_loss"}}}}
+    base = json.loads(sys.argv[2])
     out = {}
     for kind in ("mirrored", "none"):
         extra = ["training.distribution=mirrored", "training.devices=[/cpu:0, /cpu:1]"] if kind == "mirrored" else []
@@ -80,7 +73,12 @@ MIRROR_SCRIPT = textwrap.dedent("""
 
 @pytest.mark.slow
 def test_mirrored_over_two_logical_cpus_trains_like_one_device(tmp_path):
-    proc = subprocess.run([sys.executable, "-c", MIRROR_SCRIPT, str(tmp_path)], capture_output=True, text=True,
+    base = xor_classifier(experiment={"name": "mirror", "seed": 3},
+                          dataset={"name": "xor", "samples": 1000, "noise": 0.2, "validation_split": 0.1},
+                          training={"epochs": 3, "batch_size": 32, "shuffle": False, "verbose": 0,
+                                    "callbacks": {"checkpoint": {"monitor": "val_loss"}}})
+    proc = subprocess.run([sys.executable, "-c", MIRROR_SCRIPT, str(tmp_path), json.dumps(base)],
+                          capture_output=True, text=True,
                           timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.split("RESULT ", 1)[1])

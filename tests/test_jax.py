@@ -12,15 +12,12 @@ import pytest
 import yaml
 
 from expkit.errors import ExpkitError
+from tests.helpers import xor_classifier
 
 ROOT = Path(__file__).resolve().parents[1]
-XOR = {"experiment": {"name": "xor", "seed": 0},
-       "dataset": {"name": "xor", "samples": 1001, "noise": 0.2, "validation_split": 0.1},
-       "model": {"layers": [{"type": "Dense", "units": 8, "activation": "tanh"},
-                            {"type": "Dense", "units": 1, "activation": "sigmoid"}]},
-       "compile": {"loss": "binary_crossentropy", "metrics": ["accuracy"],
-                   "optimizer": {"name": "adam", "learning_rate": 0.02}},
-       "training": {"epochs": 8, "batch_size": 32, "steps_per_execution": 8, "verbose": 2}}
+XOR = xor_classifier(0.02, experiment={"name": "xor", "seed": 0},
+                     dataset={"name": "xor", "samples": 1001, "noise": 0.2, "validation_split": 0.1},
+                     training={"epochs": 8, "batch_size": 32, "steps_per_execution": 8, "verbose": 2})
 
 
 def train(tmp_path: Path, *sets: str, env: dict | None = None) -> tuple[Path, dict, dict]:
