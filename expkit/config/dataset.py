@@ -87,7 +87,8 @@ class DatasetConfig(Spec):
     stream: bool | None = Field(None, description=(
         "image_folder, csv, npy: read the samples in the tf.data pipeline, batch by batch, so memory does not "
         "grow with the set. image_folder: default true; false reads every image into memory first. csv: "
-        "default false (read whole). npy: default true when the x arrays are over 256 MB."))
+        "default false (read whole); true checks every row in one pass, then tf.data reads the file. npy: "
+        "default true when the x arrays are over 256 MB."))
     skip_corrupt: bool | None = Field(None, description=(
         "image_folder, csv: skip images that cannot be read (CSV rows that cannot be parsed) and count them, "
         "instead of stopping with an error naming the file (and line) (default false)."))

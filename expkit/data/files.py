@@ -44,9 +44,9 @@ def existing_path(cfg, want_dir: bool) -> Path:
 
 def load_file(cfg) -> RawData:
     if cfg.name == "csv":
-        from expkit.data.csv_table import load_csv
+        from expkit.data.csv_stream import load_csv_file
 
-        return load_csv(existing_path(cfg, want_dir=False), cfg.target)
+        return load_csv_file(existing_path(cfg, want_dir=False), cfg)
     if cfg.name == "npy":
         from expkit.data.npy_files import load_npy_folder
 
