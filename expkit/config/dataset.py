@@ -33,6 +33,9 @@ class DatasetConfig(Spec):
         "Relative paths are resolved against the config file's folder."))
     target: str | int | None = Field(None, description=(
         "CSV only: the column holding the target, by header name or 0-based index. Default: the last column."))
+    sample_weight: str | int | None = Field(None, description=(
+        "CSV only: the column holding each example's weight in the loss (Keras' sample_weight), by header name or "
+        "0-based index; numbers >= 0; not a feature. Validation and test metrics are weighted too."))
     samples: PositiveInt = Field(1000, description="Synthetic sets: how many samples to make (train + test).")
     noise: float = Field(0.1, ge=0.0, description=(
         "Synthetic sets: standard deviation of the Gaussian noise added to the inputs (xor, moons, "
@@ -122,6 +125,9 @@ class DatasetConfig(Spec):
             if getattr(self, key) is not None and self.name not in readers:
                 raise KeyProblem(key, f"dataset.{key} is only read by {', '.join(readers)}; "
                                       f"'{self.name}' does not use it")
+        if self.sample_weight is not None and self.name != "csv":
+            raise KeyProblem("sample_weight", f"dataset.sample_weight names a CSV column; '{self.name}' has none "
+                                              "(training.class_weight weights classes of any dataset)")
         if self.name in FILE_DATASETS and not self.path:
             raise ValueError(f"dataset '{self.name}' reads a file: set dataset.path to it")
         if self.name not in FILE_DATASETS and self.path:

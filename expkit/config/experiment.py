@@ -67,6 +67,10 @@ def cross_checks(cfg: ExperimentConfig, valid: set[str] | None = None) -> list[t
         if cfg.training.callbacks.reduce_lr_on_plateau and schedule:
             problems.append(("training.callbacks.reduce_lr_on_plateau", "cannot change a learning-rate schedule: "
                              "use a constant compile.optimizer.learning_rate, or remove reduce_lr_on_plateau"))
+    if ready("training", "dataset") and cfg.dataset.sample_weight is not None and cfg.training.class_weight:
+        problems.append(("training.class_weight", "Keras takes class weights or per-example weights, not both, and "
+                         f"dataset.sample_weight '{cfg.dataset.sample_weight}' already weights every example: "
+                         "remove one (fold the class weights into the weight column)"))
     if ready("training", "dataset"):
         data = cfg.dataset
         has_val = data.validation_split > 0 or data.validation_size or data.name in ("npz", "npy")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from expkit.data.csv_table import _target, _target_column, load_csv
+from expkit.data.csv_table import _target, _target_column, check_width, load_csv, weight_column, weight_problem
 from expkit.data.raw import RawData
 from expkit.errors import DataError
 
@@ -26,8 +26,9 @@ READ_BLOCK = 1024  # lines parsed per tf.data call
 def load_csv_file(path: Path, cfg) -> RawData:
     """The CSV dataset of `cfg`: read whole (csv_table), or scanned and streamed, or scanned and kept."""
     if not cfg.stream and not cfg.skip_corrupt:
-        return load_csv(path, cfg.target)
-    scan = scan_csv(path, cfg.target, skip_corrupt=bool(cfg.skip_corrupt), keep_features=not cfg.stream)
+        return load_csv(path, cfg.target, cfg.sample_weight)
+    scan = scan_csv(path, cfg.target, cfg.sample_weight, skip_corrupt=bool(cfg.skip_corrupt),
+                    keep_features=not cfg.stream)
     y, task, num_classes, names = _target(path, np.array(scan.targets, dtype=str), scan.target_name, scan.lines)
     how = "streamed" if cfg.stream else "read"
     note = f", {scan.skipped} bad row(s) skipped" if scan.skipped else ""
@@ -38,16 +39,19 @@ def load_csv_file(path: Path, cfg) -> RawData:
     else:
         x, decoding = np.array(scan.features, dtype=np.float64).reshape(len(scan.lines), -1), None
     return RawData(x, y, task, "tabular", source, num_classes=num_classes, class_names=names,
-                   feature_names=[scan.header[i] for i in scan.columns], decoding=decoding, skipped=scan.skipped)
+                   feature_names=[scan.header[i] for i in scan.columns], decoding=decoding, skipped=scan.skipped,
+                   sample_weight=None if scan.weight is None else np.asarray(scan.weights, dtype=np.float32))
 
 
 class CsvScan:
-    """What the checking pass keeps: the header, the feature columns, and per good row its line and target."""
+    """What the checking pass keeps: the header, the feature columns, and per good row its line, target
+    and weight."""
 
-    def __init__(self, header: list[str], columns: list[int], target_name: str):
-        self.header, self.columns, self.target_name = header, columns, target_name
+    def __init__(self, header: list[str], columns: list[int], target_name: str, weight: int | None):
+        self.header, self.columns, self.target_name, self.weight = header, columns, target_name, weight
         self.lines: list[int] = []
         self.targets: list[str] = []
+        self.weights: list[float] = []
         self.features: list[float] = []
         self.skipped = 0
 
@@ -67,7 +71,7 @@ def _bad_cell(path, line, row, cells, header, columns) -> str | None:
     return None
 
 
-def _problem(path, line, row, cells, header, columns, target) -> str | None:
+def _problem(path, line, row, cells, header, columns, target, weight) -> str | None:
     if len(cells) != len(header):
         return f"{path}:{line}: {len(cells)} cells, but the header has {len(header)} columns"
     bad = _bad_cell(path, line, row, cells, header, columns)
@@ -75,21 +79,24 @@ def _problem(path, line, row, cells, header, columns, target) -> str | None:
         return bad
     if not cells[target]:
         return f"{path}:{line}: the target column '{header[target]}' is empty; every row needs a target"
+    problem = None if weight is None else weight_problem(cells[weight])
+    if problem:
+        return f"{path}:{line}: data row {row}, column '{header[weight]}' (dataset.sample_weight) {problem}"
     return None
 
 
-def scan_csv(path: Path, target, skip_corrupt: bool, keep_features: bool) -> CsvScan:
+def scan_csv(path: Path, target, sample_weight, skip_corrupt: bool, keep_features: bool) -> CsvScan:
     """Check every row, one at a time: the first bad row is an error (exit 2), or skipped and counted."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
-            return _scan(path, csv.reader(f), target, skip_corrupt, keep_features)
+            return _scan(path, csv.reader(f), target, sample_weight, skip_corrupt, keep_features)
     except UnicodeDecodeError as error:
         raise DataError(f"{path}: not UTF-8 text ({error}); save the CSV as UTF-8") from None
     except csv.Error as error:
         raise DataError(f"{path}: not a readable CSV file ({error})") from None
 
 
-def _scan(path, reader, target, skip_corrupt, keep_features) -> CsvScan:
+def _scan(path, reader, target, sample_weight, skip_corrupt, keep_features) -> CsvScan:
     scan, column, row, last_line = None, None, 0, 0
     for raw in reader:
         line = reader.line_num
@@ -102,13 +109,12 @@ def _scan(path, reader, target, skip_corrupt, keep_features) -> CsvScan:
             continue
         if scan is None:
             column = _target_column(path, cells, target)
-            if len(cells) < 2:
-                raise DataError(f"{path}: only one column ('{cells[0]}'); a CSV dataset needs at least one "
-                                "feature column and a target column")
-            scan = CsvScan(cells, [i for i in range(len(cells)) if i != column], cells[column])
+            weight = weight_column(path, cells, sample_weight, column)
+            check_width(path, cells, weight)
+            scan = CsvScan(cells, [i for i in range(len(cells)) if i not in (column, weight)], cells[column], weight)
             continue
         row += 1
-        problem = _problem(path, line, row, cells, scan.header, scan.columns, column)
+        problem = _problem(path, line, row, cells, scan.header, scan.columns, column, scan.weight)
         if problem:
             if not skip_corrupt:
                 raise DataError(f"{problem} (or set dataset.skip_corrupt: true to train without such rows)")
@@ -116,6 +122,8 @@ def _scan(path, reader, target, skip_corrupt, keep_features) -> CsvScan:
             continue
         scan.lines.append(line)
         scan.targets.append(cells[column])
+        if scan.weight is not None:
+            scan.weights.append(float(cells[scan.weight]))
         if keep_features:
             scan.features.extend(float(cells[i]) for i in scan.columns)
     if scan is None:
@@ -175,4 +183,5 @@ class CsvRows:
                    .apply(tf.data.experimental.assert_cardinality(len(wanted))))
         if y is None:
             return samples
-        return tf.data.Dataset.zip((samples, tf.data.Dataset.from_tensor_slices(np.asarray(y)[order])))
+        labels = tf.nest.map_structure(lambda a: np.asarray(a)[order], y)  # y, or (y, sample weights)
+        return tf.data.Dataset.zip((samples, tf.data.Dataset.from_tensor_slices(labels)))

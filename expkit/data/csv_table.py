@@ -46,21 +46,65 @@ def read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
 
 
 def _target_column(path: Path, header: list[str], target: str | int | None) -> int:
-    if target is None:
-        return len(header) - 1
-    if isinstance(target, int):
-        if not -len(header) <= target < len(header):
-            raise DataError(f"{path}: dataset.target {target} is out of range: the file has "
+    return len(header) - 1 if target is None else column_index(path, header, target, "target")
+
+
+def column_index(path: Path, header: list[str], wanted: str | int, key: str) -> int:
+    """The column `wanted` (a header name, or a 0-based index; negative counts from the end) names,
+    for the error messages of dataset.`key`."""
+    if isinstance(wanted, int):
+        if not -len(header) <= wanted < len(header):
+            raise DataError(f"{path}: dataset.{key} {wanted} is out of range: the file has "
                             f"{len(header)} columns (0 to {len(header) - 1}): {', '.join(header)}")
-        return target % len(header)
-    matches = [i for i, name in enumerate(header) if name == target]
+        return wanted % len(header)
+    matches = [i for i, name in enumerate(header) if name == wanted]
     if not matches:
-        raise DataError(f"{path}: no column named '{target}'{suggest(target, header)}; "
+        raise DataError(f"{path}: dataset.{key}: no column named '{wanted}'{suggest(wanted, header)}; "
                         f"columns: {', '.join(header)}")
     if len(matches) > 1:
-        raise DataError(f"{path}: {len(matches)} columns are named '{target}'; rename them or give "
-                        f"dataset.target as a 0-based index ({', '.join(map(str, matches))})")
+        raise DataError(f"{path}: {len(matches)} columns are named '{wanted}'; rename them or give "
+                        f"dataset.{key} as a 0-based index ({', '.join(map(str, matches))})")
     return matches[0]
+
+
+def weight_column(path: Path, header: list[str], sample_weight: str | int | None, target: int) -> int | None:
+    if sample_weight is None:
+        return None
+    column = column_index(path, header, sample_weight, "sample_weight")
+    if column == target:
+        raise DataError(f"{path}: dataset.sample_weight and the target are the same column '{header[column]}'; "
+                        "name the column of per-example weights")
+    return column
+
+
+def check_width(path: Path, header: list[str], weight: int | None) -> None:
+    if len(header) < 2:
+        raise DataError(f"{path}: only one column ('{header[0]}'); a CSV dataset needs at least one "
+                        "feature column and a target column")
+    if weight is not None and len(header) < 3:
+        raise DataError(f"{path}: only the columns {', '.join(header)}; with dataset.sample_weight a CSV dataset "
+                        "needs at least one feature column besides the target and the weight")
+
+
+def weight_problem(text: str) -> str | None:
+    """Why a weight cell is not a weight (a finite number >= 0), or None."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not np.isfinite(value) or value < 0:
+        shown = f"'{text}'" if text else "an empty cell"
+        return f"holds {shown}, not a weight (a finite number >= 0)"
+    return None
+
+
+def _weights(path: Path, cells: np.ndarray, name: str, lines: list[int]) -> np.ndarray:
+    for row, text in enumerate(cells):
+        problem = weight_problem(text)
+        if problem:
+            raise DataError(f"{path}:{lines[row]}: data row {row + 1}, column '{name}' (dataset.sample_weight) "
+                            f"{problem}")
+    return cells.astype(np.float32)
 
 
 def _features(path: Path, cells: np.ndarray, names: list[str], lines: list[int]) -> np.ndarray:
@@ -102,15 +146,16 @@ def _target(path: Path, cells: np.ndarray, name: str, lines: list[int]):
         return indices, CLASSIFICATION, len(names), names
 
 
-def load_csv(path: Path, target: str | int | None) -> RawData:
+def load_csv(path: Path, target: str | int | None, sample_weight: str | int | None = None) -> RawData:
     header, rows, lines = read_rows(path)
     column = _target_column(path, header, target)
-    if len(header) < 2:
-        raise DataError(f"{path}: only one column ('{header[0]}'); a CSV dataset needs at least one "
-                        "feature column and a target column")
+    weight = weight_column(path, header, sample_weight, column)
+    check_width(path, header, weight)
     cells = np.array(rows, dtype=str)
-    feature_columns = [i for i in range(len(header)) if i != column]
+    feature_columns = [i for i in range(len(header)) if i not in (column, weight)]
     x = _features(path, cells[:, feature_columns], [header[i] for i in feature_columns], lines)
     y, task, num_classes, names = _target(path, cells[:, column], header[column], lines)
+    weights = None if weight is None else _weights(path, cells[:, weight], header[weight], lines)
     return RawData(x, y, task, "tabular", f"{path} (target column '{header[column]}', {task})",
-                   num_classes=num_classes, class_names=names, feature_names=[header[i] for i in feature_columns])
+                   num_classes=num_classes, class_names=names, feature_names=[header[i] for i in feature_columns],
+                   sample_weight=weights)

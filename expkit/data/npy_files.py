@@ -80,7 +80,8 @@ class NpyRows:
                    .apply(tf.data.experimental.assert_cardinality(len(rows))))
         if y is None:
             return samples
-        return tf.data.Dataset.zip((samples, tf.data.Dataset.from_tensor_slices(np.asarray(y)[order])))
+        labels = tf.nest.map_structure(lambda a: np.asarray(a)[order], y)  # y, or (y, sample weights)
+        return tf.data.Dataset.zip((samples, tf.data.Dataset.from_tensor_slices(labels)))
 
 
 def _mapped(path: Path) -> np.ndarray:

@@ -46,23 +46,25 @@ def make_pipelines(splits: DataSplits, batch_size: int, seed: int, *, cache: boo
     if splits.decoding is not None:
         from expkit.data.disk_cache import cache_file
 
-        def streamed(x, y, name):
+        def streamed(x, y, w, name):
             if x is None:
                 return None
             file = cache_file(cache_dir, name, x, splits.decoding) if mode == "disk" else None
-            return _streamed(tf, splits, x, y, batch_size, seed, mode, file,
+            labels = y if w is None else (y, w)
+            return _streamed(tf, splits, x, labels, batch_size, seed, mode, file,
                              shuffle and name == "train", shuffle_buffer, name == "train")
 
-        return (streamed(splits.x_train, splits.y_train, "train"), streamed(splits.x_val, splits.y_val, "val"),
-                streamed(splits.x_test, splits.y_test, "test"))
+        return (streamed(splits.x_train, splits.y_train, splits.w_train, "train"),
+                streamed(splits.x_val, splits.y_val, splits.w_val, "val"),
+                streamed(splits.x_test, splits.y_test, splits.w_test, "test"))
 
-    def pipeline(x, y, training: bool):
+    def pipeline(x, y, w, training: bool):
         if x is None:
             return None
         size = len(x)
         if input_names:
             x = {name: x[:, i:i + 1] for i, name in enumerate(input_names)}
-        dataset = tf.data.Dataset.from_tensor_slices((x, y))
+        dataset = tf.data.Dataset.from_tensor_slices((x, y) if w is None else (x, y, w))
         if mode != "none":
             dataset = dataset.cache()
         if training and shuffle:
@@ -72,9 +74,9 @@ def make_pipelines(splits: DataSplits, batch_size: int, seed: int, *, cache: boo
             dataset = _augmented(tf, dataset, splits.augment)
         return dataset.prefetch(tf.data.AUTOTUNE)
 
-    return (pipeline(splits.x_train, splits.y_train, True),
-            pipeline(splits.x_val, splits.y_val, False),
-            pipeline(splits.x_test, splits.y_test, False))
+    return (pipeline(splits.x_train, splits.y_train, splits.w_train, True),
+            pipeline(splits.x_val, splits.y_val, splits.w_val, False),
+            pipeline(splits.x_test, splits.y_test, splits.w_test, False))
 
 
 def _streamed(tf, splits: DataSplits, paths, y, batch_size, seed, mode, file, shuffle, shuffle_buffer, training):
@@ -85,6 +87,8 @@ def _streamed(tf, splits: DataSplits, paths, y, batch_size, seed, mode, file, sh
     buffer of about SHUFFLE_BYTES, so memory does not grow with the set. Rows read in file order
     (CSV, .npy) are always shuffled through that buffer."""
     dataset = decoded(tf, splits.decoding, paths, y, shuffle and mode == "none", shuffle_buffer, seed)
+    if isinstance(y, tuple):  # (labels, sample weights): Keras reads (x, y, sample_weight)
+        dataset = dataset.map(lambda x, labels: (x, *labels))
     if mode != "none":
         dataset = dataset.cache(str(file) if file else "")
     if shuffle and (mode != "none" or hasattr(splits.decoding, "tf_samples")):
@@ -95,7 +99,7 @@ def _streamed(tf, splits: DataSplits, paths, y, batch_size, seed, mode, file, sh
         dataset = _augmented(tf, dataset, splits.augment)
     if not splits.preprocessor.in_model:  # else the model's first layers scale and shape the raw images
         prepare = splits.preprocessor.tf_call
-        dataset = dataset.map(lambda x, label: (prepare(x), label), num_parallel_calls=tf.data.AUTOTUNE)
+        dataset = dataset.map(lambda x, *rest: (prepare(x), *rest), num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
@@ -125,7 +129,8 @@ def epoch_keyed_train_pipeline(splits: DataSplits, batch_size: int, seed: int, f
     size = len(x)
     if input_names:
         x = {name: x[:, i:i + 1] for i, name in enumerate(input_names)}
-    x, y = tf.nest.map_structure(tf.constant, x), tf.constant(y)
+    arrays = (x, y) if splits.w_train is None else (x, y, splits.w_train)
+    arrays = tf.nest.map_structure(tf.constant, arrays)
 
     def epoch_batches(epoch):
         order = tf.random.experimental.stateless_shuffle(
@@ -133,7 +138,7 @@ def epoch_keyed_train_pipeline(splits: DataSplits, batch_size: int, seed: int, f
         return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
 
     def gather(indices):
-        return tf.nest.map_structure(lambda a: tf.gather(a, indices), x), tf.gather(y, indices)
+        return tf.nest.map_structure(lambda a: tf.gather(a, indices), arrays)
 
     dataset = (tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch_batches)
                .map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True))
@@ -148,4 +153,4 @@ def _augmented(tf, dataset, augment):
     One batch at a time (each layer's ops are vectorized over the batch and use TensorFlow's threads;
     prefetch overlaps them with training): the layers draw from their seeded generators in batch
     order, so a seed repeats its augmentations. Parallel calls would draw in whatever order they ran."""
-    return dataset.map(lambda x, label: (augment(x), label))
+    return dataset.map(lambda x, *rest: (augment(x), *rest))

@@ -104,6 +104,9 @@ class DataSplits:
     decoding: object | None = None  # streamed images: the x arrays hold file paths (see image_stream)
     augment: object | None = None   # dataset.augment: batch -> augmented batch, for training batches only
     class_weight: dict[int, float] | None = None  # training.class_weight resolved: {class index: weight}
+    w_train: np.ndarray | None = None  # dataset.sample_weight: each example's weight, Keras' third element
+    w_val: np.ndarray | None = None
+    w_test: np.ndarray | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -249,6 +252,8 @@ def load_splits(cfg, seed: int, first_layer: str | None = None, raw_inputs: bool
                           else raw.x_train.dtype)
     shape = sample_shape(raw.sample_shape, cfg, first_layer)
     x_train, y_train, x_val, y_val, x_test, y_test = _split(raw, cfg, seed)
+    from expkit.data.weights import split_sample_weights
+    weights = split_sample_weights(raw, cfg, seed, _split)
     in_model = raw_inputs and raw.kind != "sequence"
     augment = None
     if cfg.augment:
@@ -273,4 +278,5 @@ def load_splits(cfg, seed: int, first_layer: str | None = None, raw_inputs: bool
         prepare_x(x_train), prepare_y(y_train, "training"),
         prepare_x(x_val), prepare_y(y_val, "validation"),
         prepare_x(x_test), prepare_y(y_test, "test"),
-        raw.task, raw.num_classes, raw.class_names, raw.source, scale, preprocessor, raw.decoding, augment)
+        raw.task, raw.num_classes, raw.class_names, raw.source, scale, preprocessor, raw.decoding, augment,
+        None, *weights)

@@ -32,6 +32,7 @@ class RawData:
     vocabulary: list[str] | None = None     # text: the word of each token id (skipgram)
     decoding: object | None = None          # streamed images: x holds file paths, this decodes them
     skipped: int = 0                        # corrupt files left out (skip_corrupt)
+    sample_weight: np.ndarray | None = None  # CSV's dataset.sample_weight: one float32 per x_train row
 
     @property
     def sample_shape(self) -> tuple[int, ...]:

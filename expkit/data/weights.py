@@ -1,5 +1,8 @@
-"""`training.class_weight`: per-class loss weights for Keras' fit, from the config or the training split."""
+"""`training.class_weight`: per-class loss weights for Keras' fit, from the config or the training split;
+`dataset.sample_weight`: per-example weights (a CSV column), split with their rows."""
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
@@ -45,3 +48,13 @@ def _class_index(key, names: list[str], num_classes: int) -> int:
             return index
     raise DataError(f"training.class_weight: no class '{key}'{suggest(str(key), names)}; the classes are "
                     f"{', '.join(names)} (by name, or index 0..{num_classes - 1})")
+
+
+def split_sample_weights(raw, cfg, seed: int, split) -> tuple:
+    """(w_train, w_val, w_test) for raw.sample_weight (one per x_train row): `split` (prepare's) taken over
+    row numbers holds out the same rows as over the data, so each weight follows its row."""
+    if raw.sample_weight is None:
+        return None, None, None
+    rows = dataclasses.replace(raw, x_train=np.arange(len(raw.x_train)), decoding=None)
+    train, _, val, _, test, _ = split(rows, cfg, seed)
+    return tuple(None if r is None else raw.sample_weight[r] for r in (train, val, test))
