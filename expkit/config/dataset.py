@@ -33,6 +33,12 @@ class DatasetConfig(Spec):
         "Relative paths are resolved against the config file's folder."))
     target: str | int | None = Field(None, description=(
         "CSV only: the column holding the target, by header name or 0-based index. Default: the last column."))
+    inputs: dict[str, list[str | int]] | None = Field(None, description=(
+        "CSV only: column groups, one per named model input (model.inputs): {title: [t1, t2], body: [b1, b2, b3]}; "
+        "each group's columns (by header name or 0-based index) become that input's features, as stored."))
+    targets: dict[str, str | int | list[str | int]] | None = Field(None, description=(
+        "CSV with `inputs`: the column (classes or a regression target, by the CSV rule) or columns (a float "
+        "vector) of each named model output. Default: the model's one output reads `target`."))
     sample_weight: str | int | None = Field(None, description=(
         "CSV only: the column holding each example's weight in the loss (Keras' sample_weight), by header name or "
         "0-based index; numbers >= 0; not a feature. Validation and test metrics are weighted too."))
@@ -125,6 +131,16 @@ class DatasetConfig(Spec):
             if getattr(self, key) is not None and self.name not in readers:
                 raise KeyProblem(key, f"dataset.{key} is only read by {', '.join(readers)}; "
                                       f"'{self.name}' does not use it")
+        for key in ("inputs", "targets"):
+            if getattr(self, key) is not None and self.name != "csv":
+                raise KeyProblem(key, f"dataset.{key} groups CSV columns; for '{self.name}' name the arrays after "
+                                      "the model's inputs and outputs instead (an .npz's <name>_train)")
+        if self.targets is not None and self.inputs is None:
+            raise KeyProblem("targets", "dataset.targets goes with dataset.inputs (the column groups of the model's "
+                                        "named inputs); for one input use dataset.target")
+        if self.inputs is not None and (self.stream or self.skip_corrupt or self.sample_weight is not None):
+            raise KeyProblem("inputs", "CSV column groups (dataset.inputs) are read into memory, without stream, "
+                                       "skip_corrupt or sample_weight; remove those, or dataset.inputs")
         if self.sample_weight is not None and self.name != "csv":
             raise KeyProblem("sample_weight", f"dataset.sample_weight names a CSV column; '{self.name}' has none "
                                               "(training.class_weight weights classes of any dataset)")

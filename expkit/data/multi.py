@@ -1,6 +1,6 @@
 """Data for models with several named inputs and outputs, targets other than labels, token inputs.
 
-- Named arrays (npz): for a model with named inputs (model.inputs) and outputs (model.outputs), an
+- Named arrays (npz, or CSV column groups: `csv_groups`): for a model with named inputs (model.inputs) and outputs (model.outputs), an
   .npz file whose keys are `<name>_train` for each of them (and optionally `<name>_val`,
   `<name>_test`) feeds each array to the input or output of that name: the functional-API guide's
   title + body + tags -> priority + department. Arrays go in as stored, except that uint8 arrays
@@ -51,7 +51,9 @@ def model_names(cfg) -> tuple[list[str], list[str]]:
 
 
 def uses_named_arrays(cfg) -> bool:
-    """An npz dataset with a `<name>_train` key for a model input: the named-arrays form."""
+    """An npz dataset with a `<name>_train` key for a model input, or CSV column groups: the named-arrays form."""
+    if cfg.dataset.name == "csv" and cfg.dataset.inputs is not None:
+        return True
     inputs, _ = model_names(cfg)
     if cfg.dataset.name != "npz" or not inputs or not Path(cfg.dataset.path).is_file():
         return False
@@ -158,7 +160,11 @@ def load_named_splits(cfg) -> DataSplits:
     """Train/validation/test splits of named arrays: the file's own, else held out by the seed."""
     data_cfg, seed, path = cfg.dataset, cfg.experiment.seed, cfg.dataset.path
     inputs, outputs = model_names(cfg)
-    read = _read(path, inputs + outputs)
+    if data_cfg.name == "csv":
+        from expkit.data.csv_groups import read_column_groups
+        read = read_column_groups(data_cfg, inputs, outputs)
+    else:
+        read = _read(path, inputs + outputs)
     both = {n: _prepared(a, data_cfg.scale, n, path) for n, a in read["train"].items()}
     train = NamedArrays(both)
     test = NamedArrays({n: _prepared(a, data_cfg.scale, n, path) for n, a in read["test"].items()}) \
@@ -191,6 +197,9 @@ def load_named_splits(cfg) -> DataSplits:
 
 def named_input_shapes(cfg) -> dict[str, tuple[int, ...]]:
     """Each model input's sample shape, read from the file (for `validate --build`)."""
+    if cfg.dataset.name == "csv":
+        from expkit.data.csv_groups import group_shapes
+        return group_shapes(cfg.dataset)
     inputs, _ = model_names(cfg)
     with np.load(cfg.dataset.path, allow_pickle=False) as data:
         return {n: tuple(data[f"{n}_train"].shape[1:]) for n in inputs if f"{n}_train" in data.files}
