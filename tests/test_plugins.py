@@ -1,6 +1,7 @@
 """Plugins: the example plugin (examples/expkit_example_plugin) found by its entry point or given with
---plugin, its layer, loss and dataset validated without TensorFlow, trained end to end, compared,
-reloaded in safe mode and used to predict; and what is said when the plugin is missing."""
+--plugin, its layer, loss, metric, initializer, regularizer, schedule, callback and dataset validated
+without TensorFlow, trained end to end, compared, reloaded in safe mode and used to predict; and what
+is said when the plugin is missing."""
 from __future__ import annotations
 
 import json
@@ -22,9 +23,11 @@ def config(**changes) -> dict:
     data = {"experiment": {"name": "sine", "seed": 2},
             "dataset": {"name": "noisy_sine", "samples": 600},
             "model": {"layers": [{"type": "ScaledDense", "units": 16, "scale": 2.0, "activation": "tanh"},
-                                 {"type": "Dense", "units": 1}]},
+                                 {"type": "Dense", "units": 1, "kernel_regularizer": {"name": "soft_l1", "factor": 1e-4}}],
+                      "initializer": {"name": "scaled_normal", "gain": 1.0}},
             "compile": {"loss": {"name": "smooth_l1", "beta": 0.5}, "metrics": ["mae", "within_tenth"],
-                        "optimizer": {"name": "adam", "learning_rate": 0.02}},
+                        "optimizer": {"name": "adam", "learning_rate": {"schedule": "triangular_cycle", "low": 0.005,
+                                                                        "high": 0.04, "half_cycle": 20}}},
             "training": {"epochs": 8, "batch_size": 32, "verbose": 2,
                          "callbacks": {"plugins": [{"name": "gain_logger"}]}}}
     for key, value in changes.items():
@@ -81,7 +84,15 @@ def test_an_installed_plugin_is_found_by_its_entry_point_and_validate_imports_no
     ({"compile__metrics": ["within_tenths"]}, "did you mean 'within_tenth'?"),
     ({"training__callbacks": {"plugins": ["gain_loger"]}},
      "no loaded plugin declares the callback 'gain_loger' (did you mean 'gain_logger'?)"),
-], ids=["layer", "loss", "dataset", "metric", "callback"])
+    ({"model__initializer": "scaled_norml"}, "did you mean 'scaled_normal'?"),
+    ({"model__layers": [{"type": "Dense", "units": 1, "bias_initializer": {"name": "scaled_norml"}}]},
+     "or a loaded plugin's (scaled_normal), got 'scaled_norml' (did you mean 'scaled_normal'?)"),
+    ({"model__layers": [{"type": "Dense", "units": 1, "kernel_regularizer": "soft_l2"}]},
+     "unknown regularizer 'soft_l2' (did you mean 'soft_l1'?); expected l1, l2, l1_l2 or soft_l1"),
+    ({"compile__optimizer": {"name": "adam", "learning_rate": {"schedule": "triangular_cycles", "low": 0.1}}},
+     "unknown schedule 'triangular_cycles' (did you mean 'triangular_cycle'?)"),
+], ids=["layer", "loss", "dataset", "metric", "callback", "initializer", "layer-initializer", "regularizer",
+        "schedule"])
 def test_validate_suggests_a_plugins_names(tmp_path, change, message):
     done = expkit(*PLUGIN, "validate", write(tmp_path, config(**change)), env=no_plugins_env())
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done.stderr
@@ -118,6 +129,8 @@ def test_the_example_plugin_end_to_end(tmp_path):
     rows = list(csv.DictReader((run / "metrics.csv").open()))
     assert len(rows) == 8 and all(float(r["scaled_dense_gain"]) > 0 for r in rows)  # the plugin's callback
     assert rows[0]["scaled_dense_gain"] != rows[-1]["scaled_dense_gain"]  # the gain is learned
+    rates = {round(float(r["learning_rate"]), 6) for r in rows}  # the plugin's cyclic schedule moves the rate
+    assert len(rates) > 2 and all(0.005 <= r <= 0.04 for r in rates), rates
     assert "smooth_l1" in (run / "config.yaml").read_text()
 
     compared = expkit("compare", tmp_path / "runs", "--format", "csv", env=env)  # no plugin needed to compare
@@ -126,7 +139,8 @@ def test_the_example_plugin_end_to_end(tmp_path):
     # model.keras names the plugin it needs, and loads in safe mode with it
     import zipfile
     saved = json.loads(zipfile.ZipFile(run / "model.keras").read("config.json"))
-    assert "expkit_example_plugin>ScaledDense" in json.dumps(saved)
+    for name in ("ScaledDense", "ScaledNormal", "SoftL1", "TriangularCycle"):  # layer, initializer, regularizer, schedule
+        assert f"expkit_example_plugin>{name}" in json.dumps(saved)
     x = np.linspace(-1, 1, 7, dtype="float32").reshape(-1, 1)
     np.save(tmp_path / "x.npy", x)
     predicted = expkit("--plugin", PLUGIN_DIR, "predict", run, tmp_path / "x.npy", "--output", tmp_path / "p.npy",
@@ -136,8 +150,57 @@ def test_the_example_plugin_end_to_end(tmp_path):
 
     missing = expkit("predict", run, tmp_path / "x.npy", env=env)
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
-    assert "uses ScaledDense, SmoothL1, WithinTenth from plugin 'expkit_example_plugin', which is not loaded" in missing.stderr
+    assert ("uses ScaledDense, ScaledNormal, SoftL1, TriangularCycle, SmoothL1, WithinTenth from plugin "
+            "'expkit_example_plugin', which is not loaded") in missing.stderr
     assert "--plugin" in missing.stderr
+
+
+@pytest.fixture
+def loaded(monkeypatch):
+    """The example plugin loaded in this process; the registry is left as it was afterwards."""
+    from expkit.config import plugins
+    monkeypatch.delenv(plugins.PLUGINS_ENV, raising=False)
+    monkeypatch.setattr(plugins, "_plugins", dict(plugins._plugins))
+    plugins.add_plugin(str(PLUGIN_DIR))
+    return plugins
+
+
+def two_outputs(tmp_path: Path, loss: dict) -> Path:
+    """features -> h -> outputs a and b, from named arrays (features_train, a_train, b_train), one loss each."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (64, 2)).astype("float32")
+    np.savez(tmp_path / "two.npz", features_train=x, a_train=x.sum(axis=1, keepdims=True), b_train=x[:, :1] * 2)
+    layers = [{"type": "Dense", "units": 8, "activation": "tanh", "inputs": "features", "name": "h"},
+              {"type": "Dense", "units": 1, "name": "a", "inputs": "h"},
+              {"type": "Dense", "units": 1, "name": "b", "inputs": "h"}]
+    return write(tmp_path, {"experiment": {"name": "two", "seed": 1},
+                            "dataset": {"name": "npz", "path": str(tmp_path / "two.npz")},
+                            "model": {"inputs": [{"name": "features"}], "layers": layers, "outputs": ["a", "b"]},
+                            "compile": {"loss": loss, "optimizer": "adam"},
+                            "training": {"epochs": 1, "batch_size": 16, "verbose": 0}}, "two.yaml")
+
+
+@pytest.mark.slow
+def test_a_plugin_loss_per_output_trains_a_two_output_model(tmp_path, loaded):
+    from expkit.config import load_config
+    from expkit.model.plugin_models import make_plugin_object
+    from expkit.training.run import train
+    config = load_config(two_outputs(tmp_path, {"a": {"name": "smooth_l1", "beta": 0.5}, "b": "mse"}))
+    loss = config.config.compile.loss
+    assert type(loss["a"]).__name__ == "PluginLoss" and type(loss["b"]).__name__ == "LossSpec"
+    assert make_plugin_object(loss["a"]).beta == 0.5
+    run = train(config, tmp_path / "runs")
+    results = json.loads((run / "results.json").read_text())
+    assert {"a_loss", "b_loss"} <= set(results["test"])
+    assert yaml.safe_load((run / "config.yaml").read_text())["compile"]["loss"]["a"] == {"name": "smooth_l1",
+                                                                                        "beta": 0.5}
+
+
+def test_a_misspelt_plugin_loss_per_output_is_suggested(tmp_path, loaded):
+    from expkit.config import load_config
+    from expkit.errors import ConfigError
+    with pytest.raises(ConfigError, match=r"compile\.loss\.a.*did you mean 'smooth_l1'\?"):
+        load_config(two_outputs(tmp_path, {"a": "smooth_l2", "b": "mse"}))
 
 
 def test_plugins_given_on_the_command_line_reach_the_processes_expkit_starts(tmp_path, monkeypatch):

@@ -8,6 +8,9 @@ from pydantic import Field, model_validator
 
 from expkit.config.base import KeyProblem, NamedSpec, Spec
 from expkit.config.catalog import CATALOG
+from expkit.config.plugin_specs import PluginInitializer, PluginRegularizer, plugin_or
+from expkit.config.plugins import plugin_names
+from expkit.errors import suggest
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "softmax", "elu", "gelu", "leaky_relu", "swish", "silu",
                "linear", "selu", "softplus", "softsign", "hard_sigmoid", "exponential", "relu6",
@@ -63,13 +66,7 @@ class InitializerSpec(NamedSpec):
     @classmethod
     def _keras_spelling(cls, data):
         """Keras' class names (GlorotUniform) and its {class_name, config} form mean the same."""
-        if isinstance(data, dict) and "class_name" in data and "name" not in data:
-            data = {"name": data["class_name"], **(data.get("config") or {})}
-        if isinstance(data, str):
-            data = {"name": data}
-        if isinstance(data, dict) and isinstance(data.get("name"), str):
-            data = {**data, "name": keras_snake(data["name"])}
-        return data
+        return keras_spelling(data, serialized=True)
 
     @model_validator(mode="after")
     def _arguments_fit(self):
@@ -98,6 +95,18 @@ def keras_snake(name: str) -> str:
     return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
 
 
+def keras_spelling(data, serialized: bool = False):
+    """A component as written -> {name: snake_case name, ...its arguments}: a bare string is its name,
+    a class name (MaxNorm) its snake_case, and with `serialized` Keras' {class_name, config} form too."""
+    if serialized and isinstance(data, dict) and "class_name" in data and "name" not in data:
+        data = {"name": data["class_name"], **(data.get("config") or {})}
+    if isinstance(data, str):
+        data = {"name": data}
+    if isinstance(data, dict) and isinstance(data.get("name"), str):
+        data = {**data, "name": keras_snake(data["name"])}
+    return data
+
+
 class RegularizerSpec(Spec):
     """A Keras weight regularizer: `l2` (Keras' default factor 0.01), `{l2: 0.0001}`, `{l1: ..., l2: ...}`."""
 
@@ -107,19 +116,31 @@ class RegularizerSpec(Spec):
     @model_validator(mode="before")
     @classmethod
     def _keras_spelling(cls, data):
-        if isinstance(data, dict) and "class_name" in data:  # Keras' serialized form
-            data = {"name": data["class_name"], **(data.get("config") or {})}
-        if isinstance(data, str):
-            data = {"name": data}
+        data = keras_spelling(data, serialized=True)
         if isinstance(data, dict) and "name" in data:
             data = dict(data)
-            name = keras_snake(str(data.pop("name"))).replace("l1l2", "l1_l2")
-            if name not in ("l1", "l2", "l1_l2"):
-                raise ValueError(f"unknown regularizer '{name}'; expected l1, l2 or l1_l2, "
-                                 "or a mapping {l1: ..., l2: ...}")
+            name = _regularizer_name(str(data.pop("name")))
+            if name not in REGULARIZERS:
+                known = [*REGULARIZERS, *plugin_names("regularizers")]
+                raise ValueError(f"unknown regularizer '{name}'{suggest(name, known)}; expected "
+                                 f"{', '.join(known[:-1])} or {known[-1]}, or a mapping {{l1: ..., l2: ...}}")
             for key in ("l1", "l2") if name == "l1_l2" else (name,):
                 data.setdefault(key, 0.01)
         return data
+
+
+REGULARIZERS = ("l1", "l2", "l1_l2")
+
+
+def _regularizer_name(name: str) -> str:
+    return keras_snake(name).replace("l1l2", "l1_l2")
+
+
+# Wherever a config takes an initializer or a regularizer: Keras' own, or a loaded plugin's by name.
+Initializer = plugin_or("initializers", InitializerSpec, PluginInitializer,
+                        lambda name: keras_snake(name) in INITIALIZER_CLASSES)
+Regularizer = plugin_or("regularizers", RegularizerSpec, PluginRegularizer,
+                        lambda name: _regularizer_name(name) in REGULARIZERS)
 
 
 CONSTRAINT_ARGS = {"max_norm": {"max_value", "axis"}, "min_max_norm": {"min_value", "max_value", "rate", "axis"},
@@ -139,11 +160,7 @@ class ConstraintSpec(NamedSpec):
     @model_validator(mode="before")
     @classmethod
     def _keras_spelling(cls, data):
-        if isinstance(data, str):
-            data = {"name": data}
-        if isinstance(data, dict) and isinstance(data.get("name"), str):
-            data = {**data, "name": keras_snake(data["name"])}
-        return data
+        return keras_spelling(data)
 
     @model_validator(mode="after")
     def _arguments_fit(self):

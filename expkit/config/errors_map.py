@@ -94,14 +94,16 @@ def _message(err: dict, root: type[BaseModel]) -> str:
                 f"(or type: keras with class_name for any other built-in Keras layer)")
     if kind == "union_tag_invalid":
         tag, expected = err["ctx"]["tag"], err["ctx"]["expected_tags"]
-        return f"unknown {err['ctx']['discriminator'].strip(chr(39))} '{tag}'{suggest(tag, expected.replace(chr(39), '').split(', '))}; expected one of {expected}"
+        field = err["ctx"]["discriminator"].strip(chr(39))
+        options = expected.replace(chr(39), "").split(", ") + _plugin_names(field)
+        return f"unknown {field} '{tag}'{suggest(tag, options)}; expected one of {expected}{_or_plugins(field)}"
     if kind == "literal_error":
         expected = err["ctx"]["expected"]
         options = [o.strip(" '") for o in expected.replace(" or ", ", ").split(",")]
-        if "mean_squared_error" in options:  # loss or metric names: a loaded plugin's are names too
-            from expkit.config.plugins import plugin_names
-            options += plugin_names("losses") + plugin_names("metrics")
-        return f"must be one of {expected}, got {value!r}{suggest(value, options)}"
+        # loss, metric or initializer names: a loaded plugin's are names too
+        field = "loss" if "mean_squared_error" in options else "initializer" if "glorot_uniform" in options else ""
+        listed = _or_plugins(field) if field == "initializer" else ""  # losses and metrics share this test
+        return f"must be one of {expected}{listed}, got {value!r}{suggest(value, options + _plugin_names(field))}"
     if kind in ("value_error", "assertion_error"):
         return err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
     if value is None:
@@ -112,6 +114,20 @@ def _message(err: dict, root: type[BaseModel]) -> str:
         return f"must be a whole number, got {value!r}"
     msg = err["msg"].replace("Input should be", "must be").replace("Input should have", "must have")
     return f"{msg}, got {value!r}"
+
+
+# A field whose names a plugin adds to: the kinds of plugin names that count there.
+PLUGIN_KINDS = {"loss": ("losses", "metrics"), "initializer": ("initializers",), "schedule": ("schedules",)}
+
+
+def _plugin_names(field: str) -> list[str]:
+    from expkit.config.plugins import plugin_names
+    return [name for kind in PLUGIN_KINDS.get(field, ()) for name in plugin_names(kind)]
+
+
+def _or_plugins(field: str) -> str:
+    names = _plugin_names(field)
+    return f" or a loaded plugin's ({', '.join(names)})" if names else ""
 
 
 def _expected(err: dict) -> str:

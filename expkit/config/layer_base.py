@@ -8,7 +8,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from expkit.config.base import KeyProblem, Spec
 from expkit.config.catalog import KERNEL_INITIALIZERS, KERNEL_REGULARIZERS
-from expkit.config.components import DType, InitializerSpec, LayerRegularizationSpec
+from expkit.config.components import DType, Initializer, LayerRegularizationSpec
 
 # Keys expkit reads itself; every other field is a Keras constructor argument.
 EXPKIT_FIELDS = {"type", "name", "inputs", "call", "initializer", "regularization", "layer", "backward_layer",
@@ -76,7 +76,7 @@ class LayerSpec(Spec):
 class KernelSpec(LayerSpec):
     """A layer with a kernel: takes the model's initializer and L1/L2 unless it sets its own."""
 
-    initializer: InitializerSpec | None = Field(None, description=(
+    initializer: Initializer | None = Field(None, description=(  # type: ignore[valid-type]
         "Kernel initializer of this layer (expkit's short form of kernel_initializer); default: model.initializer."))
     regularization: LayerRegularizationSpec | None = Field(None, description=(
         "Override of model.regularization for this layer (l1, l2, dropout, batch_norm)."))

@@ -11,10 +11,10 @@ from typing import Any
 from pydantic import Field, create_model
 
 from expkit.config.catalog import layer_args
-from expkit.config.components import Activation, ConstraintSpec, DType, InitializerSpec, RegularizerSpec
+from expkit.config.components import Activation, ConstraintSpec, DType, Initializer, Regularizer
 
 KIND_TYPES: dict[str, Any] = {
-    "initializer": InitializerSpec, "regularizer": RegularizerSpec, "constraint": ConstraintSpec,
+    "initializer": Initializer, "regularizer": Regularizer, "constraint": ConstraintSpec,
     "activation": Activation, "dtype": DType, "bool": bool, "int": int | list[int], "float": float,
     "str": str, "any": Any,
 }

@@ -1,15 +1,17 @@
 """The layer types that are not one keras.layers class: a layer applied again (Shared), a whole
-keras.applications model used as one layer (Application), and expkit's own PositionEmbedding."""
+keras.applications model used as one layer (Application), expkit's own PositionEmbedding, and a
+plugin's layer."""
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, PositiveInt, model_validator
 
 from expkit.config.base import KeyProblem
 from expkit.config.catalog import CATALOG
-from expkit.config.components import InitializerSpec
+from expkit.config.components import Initializer, InitializerSpec
 from expkit.config.layer_base import LayerSpec
+from expkit.config.plugin_specs import declared_by_plugin
 from expkit.errors import suggest
 
 
@@ -65,8 +67,19 @@ class PositionEmbedding(LayerSpec):
 
     sequence_length: PositiveInt = Field(description=(
         "Number of positions learned: at least the input's sequence length (a shorter input takes the first)."))
-    initializer: InitializerSpec = Field(InitializerSpec(name="glorot_uniform"), description=(
+    initializer: Initializer = Field(InitializerSpec(name="glorot_uniform"), description=(  # type: ignore[valid-type]
         "Initializer of the position vectors (keras_hub's default: glorot_uniform)."))
 
     def keras_kwargs(self) -> dict[str, Any]:
         return {**super().keras_kwargs(), "initializer": self.initializer}
+
+
+class PluginLayer(LayerSpec):
+    """A layer a plugin declares, by its name as `type`; any other key is an argument of its class."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    type: Annotated[str, declared_by_plugin("layers")] = Field(description=(
+        "A layer a plugin declares (expkit --plugin, or an installed plugin)."))
+
+    def keras_kwargs(self) -> dict[str, Any]:
+        return {**super().keras_kwargs(), **(self.model_extra or {})}

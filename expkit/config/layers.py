@@ -20,8 +20,7 @@ from expkit.config.components import Activation
 from expkit.errors import suggest
 from expkit.config.layer_base import EXPKIT_FIELDS, KernelSpec, LayerSpec, WeightedSpec, snake_case
 from expkit.config.layer_fields import derive_spec
-from expkit.config.layer_special import Application, PositionEmbedding, SharedLayer
-from expkit.config.plugin_specs import PluginLayer
+from expkit.config.layer_special import Application, PluginLayer, PositionEmbedding, SharedLayer
 from expkit.config.plugins import plugin_for
 
 __all__ = ["EXPKIT_FIELDS", "KernelSpec", "LayerSpec", "WeightedSpec", "snake_case", "AnyLayer", "LAYER_CLASSES",

@@ -6,7 +6,7 @@ from typing import Literal
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
 from expkit.config.base import Spec, require_unique_names
-from expkit.config.components import InitializerSpec, RegularizationSpec
+from expkit.config.components import Initializer, InitializerSpec, RegularizationSpec
 from expkit.config.catalog import call_info, tensor_slots
 from expkit.config.layers import MERGE_TYPES, AnyLayer, LayerSpec, SharedLayer
 from expkit.errors import suggest
@@ -35,7 +35,7 @@ class ModelConfig(Spec):
         "The layers in order. Each reads the layer before it unless it names its `inputs`."))
     outputs: list[str] | None = Field(None, description=(
         "Graph form: names of the layers whose outputs are the model's outputs; default: the last layer."))
-    initializer: InitializerSpec = Field(default_factory=lambda: InitializerSpec(name="glorot_uniform"), description=(
+    initializer: Initializer = Field(default_factory=lambda: InitializerSpec(name="glorot_uniform"), description=(
         "Kernel initializer of every Dense, Conv, Embedding and recurrent layer unless the layer sets its own."))
     regularization: RegularizationSpec = Field(default_factory=RegularizationSpec, description=(
         "Model-wide L1/L2, dropout and batch norm; see the README for where each goes."))

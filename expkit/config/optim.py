@@ -8,8 +8,7 @@ from pydantic import ConfigDict, Discriminator, Field, Tag, field_validator, Pos
 from expkit.config.base import KeyProblem, NamedSpec, Spec
 from expkit.config.catalog import CATALOG
 from expkit.config.components import keras_snake
-from expkit.config.plugin_specs import PluginLoss, PluginMetric, plugin_first
-from expkit.config.plugins import plugin_for
+from expkit.config.plugin_specs import PluginLoss, PluginMetric, PluginSchedule, plugin_or
 from expkit.errors import suggest
 
 AutoSteps = PositiveInt | Literal["auto"]
@@ -67,6 +66,9 @@ class OneCycle(Spec):
 
 Schedule = Annotated[Union[ExponentialDecay, CosineDecay, PiecewiseConstant, LinearWarmup, OneCycle],
                      Field(discriminator="schedule")]
+SCHEDULES = ("exponential_decay", "cosine_decay", "piecewise_constant", "linear_warmup", "one_cycle")
+# A number, one of Keras' (or expkit's) schedules, or a loaded plugin's: {schedule: its name, ...}.
+LearningRate = plugin_or("schedules", PositiveFloat | Schedule | None, PluginSchedule, SCHEDULES, key="schedule")
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "nadam", "adamax", "lion")
 OPTIMIZER_CLASSES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",
@@ -89,9 +91,9 @@ CLIPPING = ("clipnorm", "clipvalue", "global_clipnorm")
 
 class OptimizerSpec(NamedSpec):
     name: Literal[OPTIMIZERS] = Field("adam", description="Optimizer: " + ", ".join(OPTIMIZERS) + ".")  # type: ignore[valid-type]
-    learning_rate: PositiveFloat | Schedule | None = Field(None, description=(
+    learning_rate: LearningRate = Field(None, description=(  # type: ignore[valid-type]
         "A number, or a schedule (exponential_decay, cosine_decay, piecewise_constant, linear_warmup, "
-        "one_cycle). Default: Keras' default for the optimizer (0.01 for sgd, 0.001 for most others)."))
+        "one_cycle, or a plugin's). Default: Keras' default for the optimizer (0.01 for sgd, 0.001 for most others)."))
     momentum: float | None = Field(None, ge=0, lt=1, description="sgd, rmsprop: momentum.")
     nesterov: bool | None = Field(None, description="sgd: Nesterov momentum.")
     beta_1: float | None = Field(None, ge=0, lt=1, description="adam family, lion: decay of the first moment.")
@@ -218,18 +220,15 @@ class MetricSpec(_ClassSpec):
         return self
 
 
-Metric = Annotated[MetricName | MetricSpec, plugin_first("metrics", PluginMetric, METRICS)]  # or a plugin's
+Metric = plugin_or("metrics", MetricName | MetricSpec, PluginMetric, METRICS)  # or a plugin's
+OneLoss = plugin_or("losses", LossSpec, PluginLoss, LOSSES)  # Keras' loss, or a plugin's
 
 
 def _loss_form(value) -> str:
-    named = value if isinstance(value, str) else value.get("name") if isinstance(value, dict) else None
-    if plugin_for("losses", named) is not None and named not in LOSSES:
-        return "plugin"  # a loss a loaded plugin declares (config/plugins.py)
     return "per_output" if isinstance(value, dict) and "name" not in value else "one"
 
 
-Loss = Annotated[Union[Annotated[LossSpec, Tag("one")], Annotated[dict[str, LossSpec], Tag("per_output")],
-                       Annotated[PluginLoss, Tag("plugin")]],
+Loss = Annotated[Union[Annotated[OneLoss, Tag("one")], Annotated[dict[str, OneLoss], Tag("per_output")]],
                  Discriminator(_loss_form)]
 
 

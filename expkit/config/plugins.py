@@ -37,6 +37,11 @@ GROUP = "expkit.plugins"
 KINDS = ("layers", "losses", "metrics", "initializers", "regularizers", "schedules", "callbacks", "datasets")
 
 
+def singular(kind: str) -> str:
+    """'losses' -> 'loss', 'layers' -> 'layer': a kind as one of its things is called in messages."""
+    return kind[:-2] if kind.endswith("sses") else kind[:-1]
+
+
 @dataclass
 class Plugin:
     module: str                              # the light module, also the Keras registration package
@@ -103,7 +108,7 @@ def _register(module, origin: str) -> Plugin:
         for name in names:
             owner = plugin_for(kind, name, discover=False)
             if owner is not None and owner.module != plugin.module:
-                raise ExpkitError(f"{origin}: {kind[:-1]} '{name}' is also declared by plugin '{owner.module}' "
+                raise ExpkitError(f"{origin}: {singular(kind)} '{name}' is also declared by plugin '{owner.module}' "
                                   f"({owner.origin}); one name, one plugin")
     _plugins[plugin.module] = plugin
     return plugin
@@ -163,10 +168,10 @@ def plugin_object(kind: str, name: str):
     """The object a plugin declared as `name` of `kind` (a Keras class, or a dataset function)."""
     plugin = plugin_for(kind, name)
     if plugin is None:
-        raise ExpkitError(f"no plugin declares the {kind[:-1]} '{name}'")
+        raise ExpkitError(f"no plugin declares the {singular(kind)} '{name}'")
     table = getattr(load_objects(plugin), kind.upper(), None)
     if not isinstance(table, dict) or name not in table:
-        raise ExpkitError(f"plugin '{plugin.module}' declares the {kind[:-1]} '{name}' but its module "
+        raise ExpkitError(f"plugin '{plugin.module}' declares the {singular(kind)} '{name}' but its module "
                           f"'{plugin.objects}' has no {kind.upper()}[{name!r}]")
     return table[name]
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 from expkit.config.experiment import ExperimentConfig
 from expkit.config.optim import ABBREVIATIONS, STRING_LOSSES, OPTIMIZER_CLASSES, LossSpec, OptimizerSpec
 from expkit.config.optim import METRIC_CLASSES as KERAS_METRICS, STRING_METRICS as PLAIN_METRICS
+from expkit.config.plugin_specs import PluginSpec
 from expkit.errors import BuildError
+from expkit.model.plugin_models import make_plugin_object
 
 # Metrics whose string form Keras does not accept, or names differently in the logs.
 METRIC_CLASSES = {"rmse": ("RootMeanSquaredError", "rmse"), "root_mean_squared_error": ("RootMeanSquaredError", "rmse"),
@@ -35,6 +37,8 @@ def make_schedule(keras, lr, steps_per_epoch: int | None, epochs: int):
     """A float, or a Keras LearningRateSchedule with 'auto' step counts resolved from the run's length."""
     if lr is None or isinstance(lr, (int, float)):
         return lr
+    if isinstance(lr, PluginSpec):  # a plugin's schedule, built with the config's arguments
+        return make_plugin_object(lr)
     from expkit.model import schedules
     total = (steps_per_epoch or 1) * epochs
     kind = lr.schedule
@@ -68,9 +72,8 @@ def make_optimizer(keras, spec: OptimizerSpec, steps_per_epoch: int | None, epoc
 
 
 def _one_loss(keras, loss: LossSpec):
-    if type(loss).__name__ == "PluginLoss":  # a plugin's loss class, built with the config's arguments
-        from expkit.config.plugins import plugin_object
-        return plugin_object("losses", loss.name)(**loss.keras_kwargs())
+    if isinstance(loss, PluginSpec):  # a plugin's loss class, built with the config's arguments
+        return make_plugin_object(loss)
     if loss.name == "contrastive":  # expkit's own (model/native.py)
         from expkit.model.native import ContrastiveLoss
         return ContrastiveLoss(**loss.keras_kwargs())
@@ -90,9 +93,8 @@ def make_loss(keras, cfg: ExperimentConfig):
 
 
 def _one_metric(keras, item):
-    if type(item).__name__ == "PluginMetric":  # a plugin's metric class, built with the config's arguments
-        from expkit.config.plugins import plugin_object
-        return plugin_object("metrics", item.name)(**item.keras_kwargs())
+    if isinstance(item, PluginSpec):  # a plugin's metric class, built with the config's arguments
+        return make_plugin_object(item)
     name = item if isinstance(item, str) else item.name
     kwargs = {} if isinstance(item, str) else item.keras_kwargs()
     if name in METRIC_CLASSES:

@@ -10,10 +10,14 @@ from __future__ import annotations
 from expkit.config.catalog import KERNEL_INITIALIZERS, KERNEL_REGULARIZERS, layer_args
 from expkit.config.components import ConstraintSpec, InitializerSpec, RegularizerSpec
 from expkit.config.layers import KernelSpec, LayerSpec
+from expkit.config.plugin_specs import PluginSpec
+from expkit.model.plugin_models import make_plugin_object
 
 
 def keras_object(keras, value):
     """A config component -> the Keras object; anything else as it is."""
+    if isinstance(value, PluginSpec):  # a plugin's initializer or regularizer
+        return make_plugin_object(value)
     if isinstance(value, InitializerSpec):
         return getattr(keras.initializers, value.keras_class())(**value.keras_kwargs())
     if isinstance(value, RegularizerSpec):

@@ -1,16 +1,24 @@
-"""A model file that uses a plugin's classes names them `<package>>Class` (Keras' registered_name,
-the package being the plugin's module): those plugins are loaded before Keras reads the file, and a
-missing one is named in the error instead of Keras' "Could not locate class"."""
+"""A plugin's objects in a model: built from their config spec, and, in a model file, named
+`<package>>Class` (Keras' registered_name, the package being the plugin's module): those plugins are
+loaded before Keras reads the file, and a missing one is named in the error instead of Keras'
+"Could not locate class"."""
 from __future__ import annotations
 
 import json
 import zipfile
 from pathlib import Path
 
-from expkit.config.plugins import load_objects, plugin_by_package
+from expkit.config.plugin_specs import PluginSpec
+from expkit.config.plugins import load_objects, plugin_by_package, plugin_object
 from expkit.errors import ExpkitError
 
 BUILT_IN = ("keras", "expkit")  # packages whose classes need no plugin
+
+
+def make_plugin_object(spec: PluginSpec):
+    """The plugin's class for `spec` (a loss, metric, callback, initializer, regularizer or schedule),
+    built with the config's other keys as its arguments."""
+    return plugin_object(spec.kind, spec.plugin_name)(**spec.keras_kwargs())
 
 
 def needed_packages(model_file: Path) -> dict[str, list[str]]:

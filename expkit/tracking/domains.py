@@ -92,19 +92,27 @@ def _shape(tp) -> str:
 
 def _fits(tp, meta, data: dict) -> bool:
     """Whether a union member is the one a mapping picks: by the layer union's tag, or the schedule's kind."""
-    tag = next((m.tag for m in meta if isinstance(m, Tag)), None)
-    pick = next((m.discriminator for m in meta if isinstance(m, Discriminator)), None)
-    if tag is not None and callable(pick):
-        return pick(data) == tag
+    # Nested tagged unions (a loss: one or per output, then Keras' or a plugin's): each level's
+    # discriminator comes before the tag of its member, in order.
+    tags = [m.tag for m in meta if isinstance(m, Tag)]
+    picks = [m.discriminator for m in meta if isinstance(m, Discriminator)]
+    if any(callable(pick) and pick(data) != tag for pick, tag in zip(picks, tags)):
+        return False
     field = next((m.discriminator for m in meta if isinstance(getattr(m, "discriminator", None), str)), None)
     if field and _is_model(tp) and field in tp.model_fields:
         return data.get(field) in typing.get_args(tp.model_fields[field].annotation)
     return True
 
 
+def _is_plugin(meta) -> bool:
+    return any(isinstance(m, Tag) and m.tag == "plugin" for m in meta)
+
+
 def _narrow(members: list, data: Any) -> list:
     """The alternatives that fit the config's value here (its shape, then its member of a
     discriminated union); all of them when none fits."""
+    # A plugin's spec (config/plugin_specs.plugin_or) names free text: it counts only where the value picks it.
+    members = [m for m in members if not _is_plugin(m[1]) or isinstance(data, dict) and _fits(*m, data)] or members
     if data is None:
         return members
     shape = "mapping" if isinstance(data, dict) else "list" if isinstance(data, list) else "scalar"

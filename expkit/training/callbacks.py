@@ -106,9 +106,9 @@ def make_callbacks(keras, cfg: CallbacksConfig, run_dir: Path, initial_epoch: in
     sets model.stop_training, so both are marked async-safe: the steps then run back to back, as in
     a plain `model.fit` without callbacks."""
     folder = RunFolder(run_dir)
-    from expkit.config.plugins import plugin_object
+    from expkit.model.plugin_models import make_plugin_object
     # Plugins' callbacks first: what they add to an epoch's logs is then in metrics.csv and TensorBoard.
-    callbacks = [plugin_object("callbacks", spec.name)(**spec.keras_kwargs()) for spec in cfg.plugins]
+    callbacks = [make_plugin_object(spec) for spec in cfg.plugins]
     callbacks.append(make_metrics_csv(keras, folder.metrics_csv, initial_epoch))
     tb = cfg.tensorboard
     epoch_only = tb.update_freq == "epoch" and tb.profile_batch == 0 and not tb.write_graph

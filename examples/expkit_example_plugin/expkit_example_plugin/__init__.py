@@ -6,6 +6,9 @@ EXPKIT_PLUGIN = {
     "layers": ["ScaledDense"],
     "losses": ["smooth_l1"],
     "metrics": ["within_tenth"],
+    "initializers": ["scaled_normal"],
+    "regularizers": ["soft_l1"],
+    "schedules": ["triangular_cycle"],
     "callbacks": ["gain_logger"],
     "datasets": ["noisy_sine"],
 }

@@ -66,6 +66,52 @@ def _within(y_true, y_pred, tolerance):
     return ops.mean(ops.cast(ops.abs(ops.cast(y_true, y_pred.dtype) - y_pred) <= tolerance, "float32"), axis=-1)
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ScaledNormal(keras.initializers.Initializer):
+    """Normal weights with standard deviation gain / sqrt(fan_in) (He's for gain sqrt(2))."""
+
+    def __init__(self, gain: float = 1.0, seed: int | None = None):
+        # As Keras' own: no seed draws one (from NumPy's state, which expkit seeds from experiment.seed).
+        self.gain = float(gain)
+        self.seed = int(seed) if seed is not None else int(np.random.randint(2**31 - 1))
+
+    def __call__(self, shape, dtype=None):
+        fan_in = int(np.prod(shape[:-1])) or 1
+        return keras.random.normal(shape, stddev=self.gain / np.sqrt(fan_in), dtype=dtype, seed=self.seed)
+
+    def get_config(self):
+        return {"gain": self.gain, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SoftL1(keras.regularizers.Regularizer):
+    """factor * sum(sqrt(w**2 + epsilon)): L1's pull towards zero, smooth at zero."""
+
+    def __init__(self, factor: float = 0.01, epsilon: float = 1e-3):
+        self.factor, self.epsilon = float(factor), float(epsilon)
+
+    def __call__(self, weights):
+        return self.factor * ops.sum(ops.sqrt(ops.square(weights) + self.epsilon))
+
+    def get_config(self):
+        return {"factor": self.factor, "epsilon": self.epsilon}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class TriangularCycle(keras.optimizers.schedules.LearningRateSchedule):
+    """Smith's cyclical learning rate: up from low to high over half_cycle steps, down again, repeat."""
+
+    def __init__(self, low: float, high: float, half_cycle: int):
+        self.low, self.high, self.half_cycle = float(low), float(high), int(half_cycle)
+
+    def __call__(self, step):
+        phase = ops.mod(ops.cast(step, "float32"), 2.0 * self.half_cycle) / self.half_cycle  # 0 .. 2
+        return self.low + (self.high - self.low) * (1.0 - ops.abs(phase - 1.0))
+
+    def get_config(self):
+        return {"low": self.low, "high": self.high, "half_cycle": self.half_cycle}
+
+
 class GainLogger(keras.callbacks.Callback):
     """Adds the mean learned gain of the ScaledDense layers to each epoch's logs (metrics.csv, TensorBoard)."""
 
@@ -79,6 +125,9 @@ class GainLogger(keras.callbacks.Callback):
 LAYERS = {"ScaledDense": ScaledDense}
 LOSSES = {"smooth_l1": SmoothL1}
 METRICS = {"within_tenth": WithinTenth}
+INITIALIZERS = {"scaled_normal": ScaledNormal}
+REGULARIZERS = {"soft_l1": SoftL1}
+SCHEDULES = {"triangular_cycle": TriangularCycle}
 CALLBACKS = {"gain_logger": GainLogger}
 
 
