@@ -533,3 +533,58 @@ def test_tensorboard_shows_test_metrics_texts_images_and_the_rate_per_step(runs,
     expected_filters = filter_grid(first_layer_filters(model.layers, (28, 28, 1))[1])
     with tensorboard(logdir, "false", tmp_path / "tensorboard.log") as board:
         eventually(check, board)
+
+
+# ---- a binary image classifier with a Dense first layer, read from its event files ---------------
+
+def event_tensors(folder: Path) -> dict:
+    """Every tensor summary (images, texts) of the event files in one folder: tag -> last value."""
+    from tensorboard.backend.event_processing.event_accumulator import TENSORS, EventAccumulator
+    from tensorboard.util import tensor_util
+    events = EventAccumulator(str(folder), size_guidance={TENSORS: 0})
+    events.Reload()
+    return {tag: tensor_util.make_ndarray(events.Tensors(tag)[-1].tensor_proto) for tag in events.Tags()["tensors"]}
+
+
+def png(value) -> "np.ndarray":
+    """An image summary's value ([width, height, png bytes]) decoded to RGB floats in [0, 1]."""
+    import io
+    import matplotlib.image
+    return matplotlib.image.imread(io.BytesIO(value[2]), format="png")[..., :3]
+
+
+@pytest.mark.slow
+def test_a_sigmoid_image_classifier_gets_a_two_class_confusion_matrix_and_dense_filters(tmp_path):
+    """Dark and light 8x8 pictures, an MLP (Flatten, Dense, one sigmoid): the first layer's image shows
+    each Dense unit's 64 weights as a picture, and the confusion matrix has two classes (threshold 0.5)."""
+    import numpy as np
+    from PIL import Image
+    from expkit.serving import load_run_model
+    from expkit.tracking.filters import confusion_image, filter_grid, first_layer_filters
+    from expkit.training.run import train
+    rng = np.random.default_rng(0)
+    for name, low in (("dark", 0), ("light", 170)):
+        (tmp_path / "images" / name).mkdir(parents=True)
+        for i in range(30):
+            Image.fromarray(rng.integers(low, low + 86, (8, 8), dtype=np.uint8)).save(
+                tmp_path / "images" / name / f"{i}.png")
+    run = train(load_config(write_config(tmp_path, config_dict(
+        [{"type": "Flatten"}, {"type": "Dense", "units": 4, "activation": "tanh"},
+         {"type": "Dense", "units": 1, "activation": "sigmoid"}], experiment={"name": "shades", "seed": 1},
+        dataset={"name": "image_folder", "path": str(tmp_path / "images"), "color_mode": "grayscale",
+                 "stream": False, "test_split": 0.3},
+        compile={"loss": "binary_crossentropy", "metrics": ["accuracy"],
+                 "optimizer": {"name": "adam", "learning_rate": 0.05}},
+        training={"epochs": 3, "batch_size": 8, "verbose": 0}))), tmp_path / "runs")
+    tensors = event_tensors(run / "tb")
+    model = load_run_model(run)
+    expected = filter_grid(first_layer_filters(model.layers, (8, 8, 1))[1])
+    assert expected.shape[:2] == (2 * (24 + 2) + 2,) * 2  # four units: 2x2 pictures of 8x8 weights, 3x, 2 px gaps
+    np.testing.assert_allclose(png(tensors["first_layer"]), expected, atol=1.5 / 255)
+    confusion = png(tensors["confusion_matrix"])
+    assert confusion.shape == confusion_image(np.eye(2)).shape  # two classes from one sigmoid
+    assert all(confusion[12 + 24 * i, 12 + 24 * i].mean() < 0.6 for i in range(2))  # dark diagonal: read right
+    counts = tensors["confusion_matrix_counts"].item().decode()
+    assert "| **dark** |" in counts and "| **light** |" in counts
+    cells = [int(c) for line in counts.splitlines()[2:] for c in line.split("|")[2:4]]
+    assert sum(cells) == json.loads((run / "results.json").read_text())["samples"]["test"]  # each counted once

@@ -5,8 +5,9 @@
   (group `test`) and can sort runs by them;
 - `tb/` (the run itself): text `config` (the resolved config.yaml) and `run.json` (rewritten when
   the run ends), and for image classifiers the images `confusion_matrix` (test split, rows the true
-  class, normalised; the counts as text `confusion_matrix_counts`) and `first_layer` (the first
-  layer's filters, as `expkit plot --weights` draws them);
+  class, normalised; the counts as text `confusion_matrix_counts`; one sigmoid output: two classes,
+  threshold 0.5) and `first_layer` (the first layer's filters, a Conv2D's kernels or a Dense layer's
+  units over the image, as `expkit plot --weights` draws them);
 - `tb/train`: `batch_learning_rate` per optimizer step when a schedule changes the rate inside an
   epoch (Keras logs it once per epoch), computed from the schedule at each epoch's end, so no batch
   hook slows the steps; and the model's conceptual graph (tag `keras`, the Graphs tab), written at
@@ -97,14 +98,25 @@ def _write_end_images(run_dir: Path, model, splits, step: int) -> None:
             return
         x, y = splits.x_test[:MAX_CONFUSION], np.asarray(splits.y_test[:MAX_CONFUSION])
         labels = y.argmax(axis=-1) if y.ndim == 2 and y.shape[1] > 1 else y.reshape(len(y))
-        scores = np.asarray(model.predict(x, batch_size=256, verbose=0))
-        if scores.ndim != 2 or scores.shape[1] != splits.num_classes:
+        predicted, classes = _predicted_classes(np.asarray(model.predict(x, batch_size=256, verbose=0)),
+                                                splits.num_classes)
+        if predicted is None:
             return
-        counts = confusion_matrix(labels, scores.argmax(axis=-1), splits.num_classes)
+        counts = confusion_matrix(labels, predicted, classes)
         tf.summary.image("confusion_matrix", confusion_image(counts)[None], step=step,
                          description="Test split: rows the true class, columns the prediction, "
                          "each row as fractions (dark: most of that class).")
         tf.summary.text("confusion_matrix_counts", confusion_markdown(counts, splits.class_names), step=step)
+
+
+def _predicted_classes(scores: np.ndarray, num_classes: int) -> tuple[np.ndarray | None, int]:
+    """(predicted class per sample, number of classes): the highest score of a softmax, or, for one
+    sigmoid output (a binary classifier), class 1 above 0.5. (None, 0) for any other output."""
+    if scores.ndim == 2 and scores.shape[1] == 1 and num_classes in (1, 2):
+        return (scores[:, 0] > 0.5).astype("int64"), 2
+    if scores.ndim == 2 and scores.shape[1] == num_classes:
+        return scores.argmax(axis=-1), num_classes
+    return None, 0
 
 
 MAX_GRAPH_BYTES = 4_000_000  # a model config larger than this is not worth the event file
