@@ -20,7 +20,8 @@ def add_parser(sub) -> None:
                             epilog="Example: expkit predict runs/<id> digits/ --top 3")
     parser.add_argument("run", type=Path, help="a completed run folder")
     parser.add_argument("inputs", type=Path, nargs="+", metavar="INPUT",
-                        help="a .npy, .npz or .csv file, or image files / folders of images")
+                        help="a .npy, .npz or .csv file, or image files / folders of images; for a model with "
+                             "named inputs, .npz files with one array per input name")
     parser.add_argument("--top", type=int, default=1, metavar="K", help="classifiers: print the K best classes")
     parser.add_argument("--output", type=Path, metavar="FILE",
                         help="write the predictions to FILE (.csv, .json or .npy of the model outputs)")
@@ -34,11 +35,21 @@ def run(args) -> int:
         raise ExpkitError("--top and --batch-size must be at least 1")
     if args.output is not None:
         _check_output(args.output, args.force)
+    from expkit.serving.named import NamedPredictor, named_rows
     from expkit.serving.predict import load_predictor, read_inputs, result_rows
     predictor = load_predictor(args.run)
-    x, labels = read_inputs(args.inputs, predictor.pre)
-    outputs = predictor(x, args.batch_size)
-    rows = result_rows(outputs, labels, predictor.pre, args.top)
+    if isinstance(predictor, NamedPredictor):  # named inputs: an .npz with one array per input name
+        if len(predictor.outputs) > 1 and args.output is not None and args.output.suffix.lower() == ".npy":
+            raise ExpkitError(f"--output {args.output}: the model has several outputs ({', '.join(predictor.outputs)}), "
+                              "which one .npy array cannot hold; write .json or .csv")
+        x, labels = predictor.read(args.inputs)
+        outputs = predictor(x, args.batch_size)
+        rows = named_rows(outputs, labels)
+        outputs = next(iter(outputs.values())) if len(outputs) == 1 else outputs
+    else:
+        x, labels = read_inputs(args.inputs, predictor.pre)
+        outputs = predictor(x, args.batch_size)
+        rows = result_rows(outputs, labels, predictor.pre, args.top)
     if args.output is None:
         for row in rows:
             print(_line(row))
@@ -60,9 +71,16 @@ def _check_output(out: Path, force: bool) -> None:
 def _line(row: dict) -> str:
     if "prediction" in row:
         value = row["prediction"]
+        if isinstance(value, dict):  # several outputs
+            value = {k: _rounded(v) for k, v in value.items()}
         shown = f"{value:.6g}" if isinstance(value, float) else json.dumps(value)
         return f"{row['input']}\t{shown}"
     return f"{row['input']}\t" + "\t".join(f"{t['class']} {t['probability']:.4f}" for t in row["top"])
+
+
+def _rounded(value):
+    return round(value, 6) if isinstance(value, float) else [_rounded(v) for v in value] if isinstance(value, list) \
+        else value
 
 
 def _write(out: Path, rows: list[dict], outputs) -> None:
@@ -82,6 +100,9 @@ def _write(out: Path, rows: list[dict], outputs) -> None:
 
 def _csv_rows(rows: list[dict]) -> list[list]:
     """A header and a row per sample: the value(s), or the class and probability (then the next K-1 best)."""
+    if "prediction" in rows[0] and isinstance(rows[0]["prediction"], dict):  # several outputs: a column each
+        names = list(rows[0]["prediction"])
+        return [["input", *names]] + [[r["input"], *(json.dumps(r["prediction"][n]) for n in names)] for r in rows]
     if "prediction" in rows[0]:
         return [["input", "prediction"]] + [[r["input"], json.dumps(r["prediction"])] for r in rows]
     header = ["input", "class", "probability"]

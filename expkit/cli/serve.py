@@ -52,7 +52,7 @@ def run(args) -> int:
 
     from expkit.serving.transport import uvicorn_config
     config = uvicorn_config(create_app(service, args.max_batch), args.header_timeout, args.max_connections)
-    print(_startup_line(args.run, name, args.host, sock.getsockname()[1], predictor.pre), flush=True)
+    print(_startup_line(args.run, name, args.host, sock.getsockname()[1], predictor), flush=True)
     uvicorn.Server(config).run(sockets=[sock])  # Ctrl-C: uvicorn stops, re-raises it; the CLI exits 130
     return 0
 
@@ -69,12 +69,16 @@ def _listen(host: str, port: int):
     return sock
 
 
-def _startup_line(run_dir, name: str, host: str, port: int, pre) -> str:
+def _startup_line(run_dir, name: str, host: str, port: int, predictor) -> str:
     url = f"http://{f'[{host}]' if ':' in host else host}:{port}/v1/models/{name}"
-    size = 1
-    for d in pre.raw_shape:
-        size *= d
-    # A runnable example for a few features; a placeholder for a whole image.
-    sample = json.dumps([0] * size) if size <= 16 else f"<{'x'.join(map(str, pre.raw_shape))} raw values>"
+    pre = getattr(predictor, "pre", None)
+    if pre is None:  # named inputs: TF Serving's row format, a value per input name
+        sample = "{" + ", ".join(f'"{n}": <sample>' for n in predictor.input_names) + "}"
+    else:
+        size = 1
+        for d in pre.raw_shape:
+            size *= d
+        # A runnable example for a few features; a placeholder for a whole image.
+        sample = json.dumps([0] * size) if size <= 16 else f"<{'x'.join(map(str, pre.raw_shape))} raw values>"
     return (f"serving {run_dir} as '{name}' at {url}:predict (Ctrl-C stops) - try: "
             f"curl -d '{{\"instances\": [{sample}]}}' {url}:predict")

@@ -190,9 +190,10 @@ def load_named_splits(cfg) -> DataSplits:
     def part(arrays, names):
         return None if arrays is None else NamedArrays({n: arrays[n] for n in names})
 
+    unit_scaled = tuple(n for n in inputs if read["train"][n].dtype == np.uint8 and data_cfg.scale in ("auto", "unit"))
     return DataSplits(part(train, inputs), part(train, outputs), part(val, inputs), part(val, outputs),
                       part(test, inputs), part(test, outputs), REGRESSION, None, None, str(path),
-                      "none" if data_cfg.scale == "auto" else data_cfg.scale)
+                      "none" if data_cfg.scale == "auto" else data_cfg.scale, named_unit_scaled=unit_scaled)
 
 
 def named_input_shapes(cfg) -> dict[str, tuple[int, ...]]:

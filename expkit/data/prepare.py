@@ -107,6 +107,9 @@ class DataSplits:
     w_train: np.ndarray | None = None  # dataset.sample_weight: each example's weight, Keras' third element
     w_val: np.ndarray | None = None
     w_test: np.ndarray | None = None
+    # Named arrays (data/multi.py): the inputs divided by 255 (uint8 under scale auto/unit), which
+    # predict and serve must divide too; None for the one-array path.
+    named_unit_scaled: tuple[str, ...] | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:

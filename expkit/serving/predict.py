@@ -14,7 +14,9 @@ scaled and shaped them; `prepare_batch` applies exactly that. Files:
 - images (.png .jpg .jpeg .bmp .gif), or a folder of them: converted to the run's grayscale/RGB and
   resized to its image size, pixel values 0..255 as the dataset holds them. Nothing is inverted.
 
-Several inputs are read in the order given and predicted together. A run trained on text takes token
+Several input files are read in the order given and predicted together. A model with named inputs
+(several inputs, text, token ids), trained on named arrays, reads an .npz of one array per input
+name instead: serving/named.py. A run trained on text takes token
 ids (as its dataset holds them), not words. Runs whose loss read logits (`from_logits: true`) give
 probabilities: their outputs go through a softmax (a sigmoid for one unit).
 """
@@ -49,17 +51,7 @@ class Predictor:
 
     @property
     def name(self) -> str:
-        """The experiment's name (run.json, else config.json), else the folder's name."""
-        folder = RunFolder(self.run_dir)
-        for file, keys in ((folder.run_json, ("name",)), (folder.config_json, ("experiment", "name"))):
-            try:
-                value = folder.read_json(file)
-                for key in keys:
-                    value = value[key]
-                return str(value)
-            except (BadRun, KeyError, TypeError):
-                continue
-        return self.run_dir.name
+        return run_name(self.run_dir)
 
     @property
     def input_name(self) -> str:
@@ -93,11 +85,29 @@ class Predictor:
         return np.asarray(out.numpy() if hasattr(out, "numpy") else out)
 
 
-def load_predictor(run_dir: Path) -> Predictor:
-    """The run's model and preprocessing; an ExpkitError when the folder is not a completed run."""
+def run_name(run_dir: Path) -> str:
+    """The experiment's name (run.json, else config.json), else the folder's name."""
+    folder = RunFolder(run_dir)
+    for file, keys in ((folder.run_json, ("name",)), (folder.config_json, ("experiment", "name"))):
+        try:
+            value = folder.read_json(file)
+            for key in keys:
+                value = value[key]
+            return str(value)
+        except (BadRun, KeyError, TypeError):
+            continue
+    return run_dir.name
+
+
+def load_predictor(run_dir: Path):
+    """The run's model and preprocessing (a Predictor), or for a model with named inputs trained on named
+    arrays a NamedPredictor (serving/named.py); an ExpkitError when the folder is not a completed run."""
     from expkit.serving.export import load_run_model
+    from expkit.serving.named import is_named_run, load_named_predictor
     if not run_dir.is_dir():
         raise ExpkitError(f"{run_dir}: no such run folder; give the folder of a completed run (runs/<id>)")
+    if is_named_run(run_dir):
+        return load_named_predictor(run_dir, load_run_model(run_dir))
     folder = RunFolder(run_dir)
     file = folder.preprocessing_json
     if not file.is_file():

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from expkit.errors import DataError, ExpkitError
+from expkit.serving.named import NamedPredictor, named_metadata
 from expkit.serving.predict import Predictor, prepare_batch
 
 VERSION = "1"
@@ -46,7 +47,7 @@ class RequestError(Exception):
 class ModelService:
     """What the endpoints answer for one run; thread-safe (Keras models are not re-entrant)."""
 
-    predictor: Predictor
+    predictor: Predictor | NamedPredictor
     name: str
     max_body_bytes: int = 10 * 2**20
     max_instances: int = 1024
@@ -76,6 +77,8 @@ class ModelService:
 
     def metadata(self) -> dict:
         """TF Serving's GetModelMetadataResponse. The input is the RAW sample, which the server prepares."""
+        if self.named:
+            return named_metadata(self.predictor, self.name, VERSION)
         pre, model = self.predictor.pre, self.predictor.model
         name = self.predictor.input_name
         signature = {"inputs": {name: tensor_info(f"serving_default_{name}:0", [None, *pre.raw_shape])},
@@ -103,6 +106,8 @@ class ModelService:
             raise RequestError(400, f"Serving signature name: \"{signature}\" not found in signature def; "
                                     'the only one is "serving_default"')
         key = "instances" if "instances" in payload else "inputs"
+        if self.named:
+            return self.parse_named(payload[key], key, body), "predictions" if key == "instances" else "outputs"
         samples = self.unnamed(payload[key], key)
         if len(samples) > self.max_instances:
             raise RequestError(413, f"{len(samples)} instances in one request; at most {self.max_instances} "
@@ -133,14 +138,64 @@ class ModelService:
             raise RequestError(400, f'"{key}" must be a list of samples, got {type(samples).__name__}')
         return samples
 
+    @property
+    def named(self) -> bool:
+        """A model with named inputs (several, text, token ids): TF Serving's named forms only."""
+        return isinstance(self.predictor, NamedPredictor)
+
+    def parse_named(self, samples: Any, key: str, body: bytes) -> dict[str, np.ndarray]:
+        """TF Serving's named forms -> {input: samples}: rows [{"a": sample, "b": sample}, ...] or
+        columns {"a": [samples], "b": [samples]}; a 400 for a missing or unknown input name."""
+        if isinstance(samples, list) and samples and all(isinstance(s, dict) for s in samples):
+            names = list(dict.fromkeys(k for s in samples for k in s))
+            incomplete = next((i for i, s in enumerate(samples) if set(s) != set(names)), None)
+            if incomplete is not None:
+                raise RequestError(400, f'"{key}"[{incomplete}] names {", ".join(map(json.dumps, samples[incomplete]))}'
+                                        f' but other instances name {", ".join(map(json.dumps, names))}; each '
+                                        "instance needs every input")
+            samples = {n: [s[n] for s in samples] for n in names}
+        if not isinstance(samples, dict) or not samples:
+            inputs = ", ".join(json.dumps(n) for n in self.predictor.input_names)
+            raise RequestError(400, f'"{key}": this model has named inputs ({inputs}); send {{"instances": '
+                                    '[{<input>: sample, ...}, ...]} (row format) or {"inputs": {<input>: [samples], ...}} '
+                                    "(columnar format)")
+        for name, value in samples.items():
+            if not isinstance(value, list):
+                raise RequestError(400, f'"{key}"."{name}" must be a list of samples, got {type(value).__name__}')
+            if len(value) > self.max_instances:
+                raise RequestError(413, f"{len(value)} instances in one request; at most {self.max_instances} "
+                                        "(split the batch, or start the server with a larger --max-instances)")
+            text = next((i.dtype == "string" for i in self.predictor.inputs if i.name == name), False)
+            if not text:
+                check_numbers(value, f"{key}.{name}", walk=re.search(rb"\btrue\b|\bfalse\b", body) is not None)
+        try:
+            return self.predictor.check(samples, f'"{key}"')
+        except DataError as error:
+            raise RequestError(400, str(error)) from None
+
     def predict(self, body: bytes) -> dict:
         x, key = self.parse(body)
-        return {key: self.run(x).tolist()}
+        return self.answer(self.run(x), key)
 
-    def run(self, x: np.ndarray) -> np.ndarray:
-        """Prepared samples -> outputs as float64, one model call at a time."""
+    def answer(self, out, key: str) -> dict:
+        """TF Serving's reply: a list per sample; for several named outputs, rows of {output: value}
+        ("predictions") or a mapping of columns ("outputs")."""
+        if not isinstance(out, dict):
+            return {key: out.tolist()}
+        if len(out) == 1:
+            return {key: next(iter(out.values())).tolist()}
+        if key == "outputs":
+            return {key: {k: v.tolist() for k, v in out.items()}}
+        n = len(next(iter(out.values())))
+        return {key: [{k: v[i].tolist() for k, v in out.items()} for i in range(n)]}
+
+    def run(self, x):
+        """Prepared samples -> outputs as float64 (a dict of them for named outputs), one model call at a time."""
         with self.lock:
-            return np.asarray(self.predictor(x), dtype=np.float64)
+            out = self.predictor(x)
+        if isinstance(out, dict):
+            return {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
+        return np.asarray(out, dtype=np.float64)
 
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -199,14 +254,15 @@ def create_app(service: ModelService, max_batch: int = 256) -> Any:
     from starlette.routing import Route
 
     from expkit.serving.batching import Batcher
-    batcher = Batcher(service.run, max_batch) if max_batch > 0 else None
+    # Batching stacks single arrays; a model with named inputs takes each request in its own call.
+    batcher = Batcher(service.run, max_batch) if max_batch > 0 and not service.named else None
     log = logging.getLogger("expkit.serving.server")
 
     async def predict(request):
         body = await read_limited(request, service.max_body_bytes)
         x, key = await run_in_threadpool(service.parse, body)
         out = await batcher(x) if batcher else await run_in_threadpool(service.run, x)
-        return JSONResponse({key: out.tolist()})
+        return JSONResponse(service.answer(out, key))
 
     async def models(request):
         try:

@@ -70,6 +70,8 @@ def fit_and_evaluate(ready, cfg: ExperimentConfig, run_dir: Path, state=None) ->
     save_atomic(folder.model_file, model.save)  # a kill mid-save leaves the old file or none, never half
     if splits.preprocessor is not None:  # predict and serve prepare new inputs with it
         write_json(folder.preprocessing_json, splits.preprocessor.to_json())
+    elif getattr(splits, "named_unit_scaled", None) is not None:  # named arrays: which inputs were / 255
+        write_json(folder.preprocessing_json, {"named_inputs": True, "unit_scaled": list(splits.named_unit_scaled)})
     pruned_at = next((cb.pruned_at_epoch for cb in callbacks if getattr(cb, "pruned_at_epoch", None)), None)
     rows = read_metrics(folder.metrics_csv)
     epochs_run = len(rows)
