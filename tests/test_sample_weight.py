@@ -81,7 +81,7 @@ def test_bad_weight_columns_are_located(tmp_path, column, cell, message, stream)
 def test_sample_weight_is_refused_off_csv_and_with_class_weight(tmp_path):
     from expkit.config import load_config
     from expkit.errors import ConfigError
-    with pytest.raises(ValueError, match="dataset.sample_weight names a CSV column; 'xor' has none"):
+    with pytest.raises(ValueError, match="dataset.sample_weight names a CSV column or TFRecord feature; 'xor' has none"):
         DatasetConfig(name="xor", sample_weight="w")
     (tmp_path / "c.yaml").write_text("""
 dataset: {name: csv, path: w.csv, sample_weight: weight}

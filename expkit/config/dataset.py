@@ -7,13 +7,14 @@ from pydantic import Field, PositiveInt, field_validator, model_validator
 
 from expkit.config.augment import AugmentLayer
 from expkit.config.base import KeyProblem, Spec
+from expkit.config.tfrecord import TFRecordSpec, check_tfrecord_fields
 from expkit.errors import suggest
 
 KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10", "cifar100", "imdb", "reuters",
                   "boston_housing", "california_housing")
 SKLEARN_DATASETS = ("digits", "iris", "wine", "breast_cancer", "diabetes")
 SYNTHETIC_DATASETS = ("xor", "moons", "circles", "spirals", "linear", "house_prices", "series")
-FILE_DATASETS = ("npz", "npy", "csv", "idx", "image_folder")
+FILE_DATASETS = ("npz", "npy", "csv", "idx", "image_folder", "tfrecord")
 TEXT_DATASETS = ("skipgram",)
 DATASET_NAMES = KERAS_DATASETS + SKLEARN_DATASETS + SYNTHETIC_DATASETS + FILE_DATASETS + TEXT_DATASETS
 
@@ -29,7 +30,7 @@ class DatasetConfig(Spec):
     path: str | None = Field(None, description=(
         "File datasets and skipgram: the .npz or .csv file, the text file, the folder holding the four IDX .gz files "
         "(train-images-idx3-ubyte.gz, ...), the folder of .npy files (x_train.npy, y_train.npy, ...; memory-mapped), "
-        "or the image folder (one subfolder per class). "
+        "the image folder (one subfolder per class), or tfrecord's glob of files (data/train-*.tfrecord). "
         "Relative paths are resolved against the config file's folder."))
     target: str | int | None = Field(None, description=(
         "CSV only: the column holding the target, by header name or 0-based index. Default: the last column."))
@@ -40,8 +41,9 @@ class DatasetConfig(Spec):
         "CSV with `inputs`: the column (classes or a regression target, by the CSV rule) or columns (a float "
         "vector) of each named model output. Default: the model's one output reads `target`."))
     sample_weight: str | int | None = Field(None, description=(
-        "CSV only: the column holding each example's weight in the loss (Keras' sample_weight), by header name or "
-        "0-based index; numbers >= 0; not a feature. Validation and test metrics are weighted too."))
+        "CSV, tfrecord: the column (CSV: by header name or 0-based index) or feature (tfrecord: of shape [] or [1]) "
+        "holding each example's weight in the loss (Keras' sample_weight); numbers >= 0; not a feature. "
+        "Validation and test metrics are weighted too."))
     samples: PositiveInt = Field(1000, description="Synthetic sets: how many samples to make (train + test).")
     noise: float = Field(0.1, ge=0.0, description=(
         "Synthetic sets: standard deviation of the Gaussian noise added to the inputs (xor, moons, "
@@ -99,8 +101,11 @@ class DatasetConfig(Spec):
         "default false (read whole); true checks every row in one pass, then tf.data reads the file. npy: "
         "default true when the x arrays are over 256 MB."))
     skip_corrupt: bool | None = Field(None, description=(
-        "image_folder, csv: skip images that cannot be read (CSV rows that cannot be parsed) and count them, "
-        "instead of stopping with an error naming the file (and line) (default false)."))
+        "image_folder, csv, tfrecord: skip images that cannot be read (CSV rows, TFRecord records that cannot be "
+        "parsed) and count them, instead of stopping with an error naming the file (and line or record) "
+        "(default false)."))
+    tfrecord: TFRecordSpec | None = Field(None, description=(
+        "tfrecord: the feature spec of the tf.train.Example records (required for it; see dataset.tfrecord)."))
     augment: list[AugmentLayer] | None = Field(None, description=(  # type: ignore[valid-type]
         "Image augmentation: Keras layers (RandomFlip, RandomRotation, RandomTranslation, RandomZoom, "
         "RandomContrast, RandomBrightness) with Keras' arguments, applied to the training batches only, "
@@ -127,7 +132,7 @@ class DatasetConfig(Spec):
             return self
         if self.corpus:
             raise ValueError(f"dataset.corpus is only used by skipgram; '{self.name}' does not read it")
-        for key, readers in (("stream", ("image_folder", "csv", "npy")), ("skip_corrupt", ("image_folder", "csv"))):
+        for key, readers in (("stream", ("image_folder", "csv", "npy")), ("skip_corrupt", ("image_folder", "csv", "tfrecord"))):
             if getattr(self, key) is not None and self.name not in readers:
                 raise KeyProblem(key, f"dataset.{key} is only read by {', '.join(readers)}; "
                                       f"'{self.name}' does not use it")
@@ -141,9 +146,11 @@ class DatasetConfig(Spec):
         if self.inputs is not None and (self.stream or self.skip_corrupt or self.sample_weight is not None):
             raise KeyProblem("inputs", "CSV column groups (dataset.inputs) are read into memory, without stream, "
                                        "skip_corrupt or sample_weight; remove those, or dataset.inputs")
-        if self.sample_weight is not None and self.name != "csv":
-            raise KeyProblem("sample_weight", f"dataset.sample_weight names a CSV column; '{self.name}' has none "
+        if self.sample_weight is not None and self.name not in ("csv", "tfrecord"):
+            raise KeyProblem("sample_weight", f"dataset.sample_weight names a CSV column or TFRecord feature; "
+                                              f"'{self.name}' has none "
                                               "(training.class_weight weights classes of any dataset)")
+        check_tfrecord_fields(self)
         if self.name in FILE_DATASETS and not self.path:
             raise ValueError(f"dataset '{self.name}' reads a file: set dataset.path to it")
         if self.name not in FILE_DATASETS and self.path:

@@ -14,12 +14,14 @@ from expkit.config.layers import EXPKIT_FIELDS, LAYER_CLASSES, snake_case
 from expkit.config.model import InputSpec, ModelConfig
 from expkit.config.optim import (CompileConfig, CosineDecay, ExponentialDecay, LinearWarmup, LossSpec, OneCycle,
                                  OptimizerSpec, PiecewiseConstant)
+from expkit.config.tfrecord import FeatureSpec, TFRecordSpec
 from expkit.config.sweep import RandomParam, RandomSearch, SweepConfig, Variant
 from expkit.config.training import (CallbacksConfig, CheckpointSpec, EarlyStoppingSpec, ReduceLROnPlateauSpec,
                                     TensorBoardSpec, TrainingConfig)
 
 SECTIONS = [
-    ("experiment", ExperimentInfo), ("dataset", DatasetConfig), ("model", ModelConfig),
+    ("experiment", ExperimentInfo), ("dataset", DatasetConfig), ("dataset.tfrecord", TFRecordSpec),
+    ("dataset.tfrecord.features.<name>", FeatureSpec), ("model", ModelConfig),
     ("model.inputs[]", InputSpec), ("model.initializer", InitializerSpec),
     ("model.regularization", RegularizationSpec), ("layer `regularization` (per-layer override)", LayerRegularizationSpec),
     ("compile", CompileConfig), ("compile.loss", LossSpec), ("compile.optimizer", OptimizerSpec),

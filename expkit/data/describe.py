@@ -35,6 +35,9 @@ NAMED_INPUTS = {
 
 def describe_input(cfg, first_layer: str | None = None) -> tuple[tuple[int, ...], int | None, str]:
     """(input shape after preprocessing, num_classes or None, task)."""
+    if cfg.name == "tfrecord":  # from the feature spec: the files are read when training starts
+        from expkit.data.tfrecord_splits import describe_records
+        return describe_records(cfg, first_layer)
     if cfg.name in FILE_DATASETS:
         splits = load_splits(cfg, seed=0, first_layer=first_layer, raw_inputs=True)
         return splits.input_shape, splits.num_classes, splits.task

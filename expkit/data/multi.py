@@ -86,6 +86,9 @@ def _autoencoder(cfg) -> bool:
 
 def load_for_model(cfg, first_layer: str | None) -> DataSplits:
     """The splits `train` feeds this model: named arrays, or the one-array path; then `target: input`."""
+    if cfg.dataset.name == "tfrecord":  # streamed records: its own splits, class weights and names
+        from expkit.data.tfrecord_splits import load_tfrecord_splits
+        return load_tfrecord_splits(cfg, first_layer)
     if uses_named_arrays(cfg):
         splits = load_named_splits(cfg)
     else:

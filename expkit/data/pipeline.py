@@ -22,6 +22,9 @@ def cache_mode(cache: bool | str, splits: DataSplits) -> str:
 def _sample_bytes(splits: DataSplits) -> int:
     import numpy as np
 
+    if hasattr(splits.decoding, "sample_bytes"):  # records of several features of mixed dtypes
+        return splits.decoding.sample_bytes
+
     size = np.dtype(getattr(splits.decoding, "dtype", np.uint8)).itemsize
     for d in splits.decoding.sample_shape:
         size *= int(d)
@@ -97,7 +100,8 @@ def _streamed(tf, splits: DataSplits, paths, y, batch_size, seed, mode, file, sh
     dataset = dataset.batch(batch_size)
     if training and splits.augment is not None:
         dataset = _augmented(tf, dataset, splits.augment)
-    if not splits.preprocessor.in_model:  # else the model's first layers scale and shape the raw images
+    # else the model's first layers scale and shape the raw images (several tfrecord inputs: none do)
+    if splits.preprocessor is not None and not splits.preprocessor.in_model:
         prepare = splits.preprocessor.tf_call
         dataset = dataset.map(lambda x, *rest: (prepare(x), *rest), num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)

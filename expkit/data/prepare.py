@@ -114,6 +114,8 @@ class DataSplits:
     @property
     def input_shape(self) -> tuple[int, ...]:
         """One sample's shape as the YAML's first layer sees it (after the model's preprocessing front)."""
+        if self.decoding is not None and self.preprocessor is None:  # several tfrecord inputs: {name: shape}
+            return self.x_train.shapes
         if self.decoding is not None or (self.preprocessor is not None and self.preprocessor.in_model):
             return tuple(self.preprocessor.shape)
         return tuple(self.x_train.shape[1:])

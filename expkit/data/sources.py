@@ -49,6 +49,8 @@ def load_raw(cfg, seed: int) -> RawData:
         return load_sklearn(name)
     if name in SYNTHETIC_DATASETS:
         return make_synthetic(name, cfg.samples, cfg.noise, cfg.features, seed, cfg.sequence_length)
+    if name == "tfrecord":  # streamed record by record (data/tfrecord_splits.py), never read into arrays
+        raise DataError("dataset 'tfrecord' is streamed for training; it cannot be read into arrays here")
     if name in FILE_DATASETS:
         from expkit.data.files import load_file
 
