@@ -1,4 +1,6 @@
-"""expkit export: the Keras file and the SavedModel both give the trained model's predictions."""
+"""expkit export: every format gives the run's predictions on RAW inputs, what `expkit serve` and a phone
+take (uint8 pixels 0..255), for a run whose preprocessing (standardization per pixel, the flattening)
+is the model's own front: the Keras file and SavedModel, LiteRT in its interpreter, ONNX in onnxruntime."""
 from __future__ import annotations
 
 import subprocess
@@ -22,21 +24,41 @@ def expkit(*args):
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("export")
-    data = config_dict([{"type": "Dense", "units": 8, "activation": "tanh"},
-                        {"type": "Dense", "units": 1, "activation": "sigmoid"}],
-                       experiment={"name": "exp"}, dataset={"name": "xor", "samples": 200},
-                       compile={"loss": "binary_crossentropy", "metrics": ["accuracy"]}, training={"epochs": 2})
+    data = config_dict([{"type": "Dense", "units": 16, "activation": "relu"},
+                        {"type": "Dense", "units": 10, "activation": "softmax"}],
+                       experiment={"name": "exp"},
+                       dataset={"name": "mnist", "limit": 300, "test_limit": 40, "flatten": True,
+                                "scale": "standardize"},
+                       compile={"loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]},
+                       training={"epochs": 1})
     result = expkit("train", write_config(tmp, data), "--runs-dir", tmp / "runs")
     assert result.returncode == 0, result.stderr[-2000:]
     return Path(result.stdout.strip().splitlines()[-1])
 
 
-def test_keras_and_savedmodel_exports_predict_like_the_run(run_dir):
+@pytest.fixture(scope="module")
+def raw_and_expected(run_dir):
+    """The run's raw test images (as `expkit serve` takes them) and the run's model's predictions on them.
+    The model must carry its preprocessing, and the inputs must be raw, or the test proves nothing."""
+    from expkit.config import load_config
+    from expkit.data import load_splits
+    from expkit.model.preprocessing import FRONT_PREFIX
+    from expkit.serving import load_run_model
+    model = load_run_model(run_dir)
+    assert [layer.name for layer in model.layers if layer.name.startswith(FRONT_PREFIX)] == [
+        f"{FRONT_PREFIX}standardization", f"{FRONT_PREFIX}reshape"]
+    cfg = load_config(run_dir / "config.yaml").config
+    x = load_splits(cfg.dataset, cfg.experiment.seed, "Dense", raw_inputs=True).x_test
+    assert x.dtype == np.uint8 and x.shape[1:] == (28, 28) and x.max() > 200  # pixels, not standardized
+    x = x.astype(model.inputs[0].dtype)
+    return x, model.predict(x, verbose=0)
+
+
+def test_keras_and_savedmodel_exports_predict_like_the_run(run_dir, raw_and_expected):
     from expkit.backend import import_keras
     keras = import_keras()
     import tensorflow as tf
-    x = np.random.default_rng(0).normal(size=(16, 2)).astype("float32")
-    expected = keras.saving.load_model(run_dir / "model.keras", safe_mode=True).predict(x, verbose=0)
+    x, expected = raw_and_expected
 
     result = expkit("export", run_dir)
     assert result.returncode == 0, result.stderr
@@ -77,9 +99,9 @@ def test_export_bad_input(run_dir, tmp_path, case, message):
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
 
 
-def test_litert_export_predicts_like_the_run_in_the_litert_interpreter(run_dir, tmp_path):
+def test_litert_export_predicts_like_the_run_in_the_litert_interpreter(run_dir, raw_and_expected, tmp_path):
     interpreter_module = pytest.importorskip("ai_edge_litert.interpreter")
-    x, expected = _inputs_and_keras_predictions(run_dir)
+    x, expected = raw_and_expected
     result = expkit("export", run_dir, "--format", "litert", "--out", tmp_path / "lite")
     assert result.returncode == 0, result.stderr[-2000:]
     model_file = Path(result.stdout.strip().splitlines()[-1])
@@ -94,9 +116,9 @@ def test_litert_export_predicts_like_the_run_in_the_litert_interpreter(run_dir, 
     assert not [p for p in (tmp_path / "lite").parent.iterdir() if p.name.startswith(".")]  # no staging left
 
 
-def test_onnx_export_predicts_like_the_run_in_onnxruntime(run_dir):
+def test_onnx_export_predicts_like_the_run_in_onnxruntime(run_dir, raw_and_expected):
     onnxruntime = pytest.importorskip("onnxruntime")
-    x, expected = _inputs_and_keras_predictions(run_dir)
+    x, expected = raw_and_expected
     result = expkit("export", run_dir, "--format", "onnx")
     assert result.returncode == 0, result.stderr[-2000:]
     model_file = Path(result.stdout.strip().splitlines()[-1])
@@ -115,10 +137,3 @@ def test_onnx_without_its_packages_says_which_extra(run_dir, monkeypatch, capsys
     err = capsys.readouterr().err
     assert err.startswith("error: --format onnx needs tf2onnx") and "pip install -e '.[onnx]'" in err
     assert not (run_dir / "nope").exists()
-
-
-def _inputs_and_keras_predictions(run_dir):
-    from expkit.backend import import_keras
-    keras = import_keras()
-    x = np.random.default_rng(1).uniform(-1, 2, size=(32, 2)).astype("float32")
-    return x, keras.saving.load_model(run_dir / "model.keras", safe_mode=True).predict(x, verbose=0)
