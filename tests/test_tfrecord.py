@@ -252,3 +252,21 @@ def test_train_one_epoch_end_to_end(shards, tmp_path, capsys):
     assert results["samples"] == {"train": 199, "val": 38, "test": 63}
     assert "3 TFRecord file(s), streamed" in results["data_source"] and "accuracy" in results["test"]
     assert sorted(p.name.split("-")[0] for p in (tmp_path / "cache").glob("*.index")) == ["test", "train", "val"]
+
+
+def test_validation_and_test_globs_hold_their_splits(shards, tmp_path):
+    """A test glob's files are the test split; validation is hashed out of dataset.path's records."""
+    from expkit.config import load_config
+    data = config_dict(DENSE, dataset={"name": "tfrecord", "path": "data/train-[01].tfrecord",
+                                       "tfrecord": {**SPEC, "test": "data/train-2.tfrecord"}, "sample_weight": "w",
+                                       "scale": "none"})
+    cfg = load_config(write_config(shards, data, name=f"{tmp_path.name}.yaml")).config
+    assert cfg.dataset.tfrecord.test == str(shards / "data" / "train-2.tfrecord")  # relative to the config file
+    splits = load_for_model(cfg, "Dense")
+    assert len(splits.x_test) == 100 and len(splits.x_train) + len(splits.x_val) == 200
+    assert 10 <= len(splits.x_val) <= 30  # validation_split 0.1, by hash
+    ids = sorted(elements(make_pipelines(splits, 64, 0)[2])[0][:, 0].astype(int))
+    assert ids == list(range(200, 300))
+    both = cfg.dataset.model_copy(update={"path": str(shards / "data" / "*.tfrecord")})
+    with pytest.raises(DataError, match="train-2.tfrecord matches both dataset.tfrecord.test and an earlier glob"):
+        load_for_model(cfg.model_copy(update={"dataset": both}), "Dense")

@@ -208,13 +208,24 @@ def _step(node, part, path, where):
 
 def _resolve_dataset_path(source: Source) -> None:
     dataset = source.data.get("dataset")
-    if not isinstance(dataset, dict) or not isinstance(dataset.get("path"), str):
+    if not isinstance(dataset, dict):
         return
-    where = source.locations.get(("dataset", "path"))
+    if isinstance(dataset.get("path"), str):
+        dataset = source.data["dataset"] = {**dataset, "path": _resolved(source, ("dataset", "path"), dataset["path"])}
+    tfrecord = dataset.get("tfrecord")
+    if isinstance(tfrecord, dict):  # tfrecord's globs of validation and test files
+        for key in ("validation", "test"):
+            if isinstance(tfrecord.get(key), str):
+                tfrecord = {**tfrecord, key: _resolved(source, ("dataset", "tfrecord", key), tfrecord[key])}
+        source.data["dataset"] = {**dataset, "tfrecord": tfrecord}
+
+
+def _resolved(source: Source, key: tuple, value: str) -> str:
+    """A path (or glob) of the config, relative to the file that wrote it."""
+    where = source.locations.get(key)
     base = Path(where.file).parent if where and where.line else Path.cwd()
     try:
-        path = Path(dataset["path"]).expanduser()
-        path = path if path.is_absolute() else (base / path).resolve()
+        path = Path(value).expanduser()
+        return str(path if path.is_absolute() else (base / path).resolve())
     except (ValueError, RuntimeError, OSError) as exc:  # a NUL byte, an unknown ~user
-        raise ConfigError(Problem(where, "dataset.path", f"not a usable path: {exc}, got {dataset['path']!r}"))
-    source.data["dataset"] = {**dataset, "path": str(path)}
+        raise ConfigError(Problem(where, dotted(key), f"not a usable path: {exc}, got {value!r}"))

@@ -33,6 +33,12 @@ class TFRecordSpec(Spec):
         "regression target."))
     num_classes: PositiveInt | None = Field(None, description=(
         "Number of classes of an int64 label. Default: the largest label in the files plus one."))
+    validation: str | None = Field(None, description=(
+        "A glob of files that hold the validation split (relative to the config file), instead of holding "
+        "validation_split of dataset.path's records out."))
+    test: str | None = Field(None, description=(
+        "A glob of files that hold the test split (relative to the config file), instead of holding test_split "
+        "of dataset.path's records out."))
 
     @field_validator("features")
     @classmethod

@@ -48,6 +48,7 @@ class RecordDecoding:
     files: tuple[str, ...]
     names: tuple[str, ...]      # each file's name below the glob's folder: its part of the split hash
     readable: tuple[int, ...]   # records to read per file (-1: all; fewer when the file is cut short)
+    fixed: tuple[int, ...]      # per file: the split code of a validation/test glob's file, -1: hashed
     bad: np.ndarray             # sorted keys of the records left out (skip_corrupt)
     features: dict              # name -> FeatureSpec (dtype, shape)
     inputs: tuple[str, ...]
@@ -84,15 +85,18 @@ class RecordDecoding:
         """What a disk cache of these splits depends on besides the files themselves."""
         text = repr((sorted((n, f.dtype, tuple(f.shape)) for n, f in self.features.items()), self.inputs, self.labels,
                      self.weight, self.seed, self.cuts, sorted(self.limits.items()), self.one_hot, self.readable,
-                     self.names, self.bad.tobytes()))
+                     self.names, self.fixed, self.bad.tobytes()))
         return "tfrecord-" + hashlib.sha256(text.encode()).hexdigest()[:12]
 
-    def split_codes(self, tf, name, indices):
-        """0 test, 1 validation, 2 train for records `indices` of the file called `name` (tensors or not)."""
+    def split_codes(self, tf, name, indices, fixed=-1):
+        """0 test, 1 validation, 2 train for records `indices` of the file called `name` (tensors or not);
+        all `fixed` for a file of the validation or test glob."""
         keys = tf.strings.join([tf.strings.as_string(tf.constant(self.seed, tf.int64)), ":", name, ":",
                                 tf.strings.as_string(indices)])
         bucket = tf.strings.to_hash_bucket_fast(keys, HASH_BUCKETS)
-        return tf.where(bucket < self.cuts[0], 0, tf.where(bucket < self.cuts[1], 1, 2))
+        code = tf.where(bucket < self.cuts[1], tf.constant(1, tf.int64), tf.constant(2, tf.int64))
+        hashed = tf.where(bucket < self.cuts[0], tf.constant(0, tf.int64), code)
+        return tf.where(tf.cast(fixed, tf.int64) >= 0, tf.cast(fixed, tf.int64), hashed)
 
     def records(self, tf, split: str):
         """The serialized records of `split`, read in parallel from interleaved files, in a fixed order."""
@@ -101,11 +105,12 @@ class RecordDecoding:
         bad = tf.constant(np.append(self.bad, np.iinfo(np.int64).max), tf.int64)
         files = tf.data.Dataset.from_tensor_slices((list(self.files), list(self.names),
                                                     tf.constant(self.readable, tf.int64),
-                                                    tf.range(len(self.files), dtype=tf.int64)))
+                                                    tf.range(len(self.files), dtype=tf.int64),
+                                                    tf.constant(self.fixed, tf.int64)))
 
-        def read(path, name, readable, file_index):
+        def read(path, name, readable, file_index, fixed):
             def mine(index, record):
-                keep = tf.equal(self.split_codes(tf, name, index), code)
+                keep = tf.equal(self.split_codes(tf, name, index, fixed), code)
                 if self.bad.size:  # leave out the records the scan found bad
                     key = tf.bitwise.bitwise_or(tf.bitwise.left_shift(file_index, KEY_SHIFT), index)
                     found = tf.gather(bad, tf.searchsorted(bad, key[None])[0])

@@ -34,14 +34,14 @@ def glob_root(pattern: str) -> Path:
     return root if any(_GLOB_CHARS & set(p) for p in parts) else root.parent
 
 
-def find_files(pattern: str) -> list[str]:
+def find_files(pattern: str, key: str = "dataset.path") -> list[str]:
     """The files the glob matches, sorted; `**` matches any depth. None: an error naming the folder."""
     files = sorted(f for f in glob.glob(pattern, recursive=True) if os.path.isfile(f))
     if not files:
         root = glob_root(pattern)
         where = (f"in the folder {root}" if root.is_dir()
                  else f"and its folder {root} does not exist")
-        raise DataError(f"dataset.path '{pattern}': no file matches this glob {where}; give a glob of TFRecord "
+        raise DataError(f"{key} '{pattern}': no file matches this glob {where}; give a glob of TFRecord "
                         "files relative to the config file's folder, e.g. data/train-*.tfrecord")
     return files
 

@@ -45,8 +45,27 @@ def match_model(cfg) -> None:
 
 
 def _split_cuts(data) -> tuple[int, int]:
-    test = round(data.test_split * HASH_BUCKETS)
-    return test, test + round(data.validation_split * (HASH_BUCKETS - test))
+    """Hash buckets below the first: test; below the second: validation (none for a split of its own glob)."""
+    test = 0 if data.tfrecord.test else round(data.test_split * HASH_BUCKETS)
+    return test, test + (0 if data.tfrecord.validation else round(data.validation_split * (HASH_BUCKETS - test)))
+
+
+def _split_files(data) -> tuple[list[str], list[str], list[int]]:
+    """(files, their names in the split hash, their fixed split code or -1) of the path, validation and test globs."""
+    files, names, fixed = [], [], []
+    for glob, code, key in ((data.path, -1, "dataset.path"), (data.tfrecord.validation, 1, "dataset.tfrecord.validation"),
+                            (data.tfrecord.test, 0, "dataset.tfrecord.test")):
+        if glob is None:
+            continue
+        root = glob_root(glob)
+        for file in find_files(glob, key):
+            if file in files:
+                raise DataError(f"{file} matches both {key} and an earlier glob; a file belongs to one split: "
+                                "make the globs exclusive (e.g. data/train-*.tfrecord, data/test-*.tfrecord)")
+            files.append(file)
+            names.append(_relative(file, root))
+            fixed.append(code)
+    return files, names, fixed
 
 
 def _row_checks(spec, weight, num_classes):
@@ -74,17 +93,17 @@ def scan_records(cfg):
 
     data = cfg.dataset
     spec, weight = data.tfrecord, data.sample_weight
-    files = find_files(data.path)
-    root = glob_root(data.path)
-    names = tuple(_relative(f, root) for f in files)
-    decoding = RecordDecoding(tuple(files), names, tuple([-1] * len(files)), np.zeros(0, np.int64), spec.features,
+    files, names, fixed = _split_files(data)
+    decoding = RecordDecoding(tuple(files), tuple(names), tuple([-1] * len(files)), tuple(fixed),
+                              np.zeros(0, np.int64), spec.features,
                               tuple(spec.inputs(weight)), tuple(spec.labels), weight, cfg.experiment.seed,
                               _split_cuts(data), {"train": data.limit, "test": data.test_limit},
                               class_label=spec.classification)
-    by_path = dict(zip(files, names))
+    by_path = {file: (name, code) for file, name, code in zip(files, names, fixed)}
 
     def split_code(path, indices):
-        return decoding.split_codes(tf, by_path[path], tf.constant(indices, tf.int64)).numpy()
+        name, code = by_path[path]
+        return decoding.split_codes(tf, name, tf.constant(indices, tf.int64), code).numpy()
 
     scanner = Scanner(files, spec.features, split_code, _row_checks(spec, weight, spec.num_classes),
                       bool(data.skip_corrupt), tf)
