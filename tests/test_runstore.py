@@ -94,3 +94,19 @@ def test_load_runs_says_which_file_is_corrupt(tmp_path):
     from expkit.runstore import BadRun
     with pytest.raises(BadRun, match="metrics.csv is unreadable"):
         loaded.metrics_csv()
+
+
+def test_require_runs_says_each_skipped_folder_and_refuses_none(tmp_path):
+    """What plot and mlflow-sync print for folders that are not runs, and their error when nothing is."""
+    from expkit.errors import ExpkitError
+    from expkit.runstore import require_runs
+    shutil.copytree(OLD_RUN, tmp_path / "runs" / "good")
+    (tmp_path / "runs" / "half").mkdir()
+    (tmp_path / "runs" / "half" / "config.yaml").write_text("experiment: {name: x}\n")
+    said: list[str] = []
+    [run] = require_runs([tmp_path / "runs"], said.append)
+    assert run.path == tmp_path / "runs" / "good"
+    assert said == [f"skipped {tmp_path / 'runs' / 'half'}: not a run folder (no run.json)"]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ExpkitError, match=f"no runs found in {tmp_path / 'empty'} \\(a run folder holds run.json\\)"):
+        require_runs([tmp_path / "empty"], said.append)

@@ -1,10 +1,6 @@
 """`expkit mlflow-sync RUN_OR_DIR... --tracking-uri URI`: run folders into MLflow (expkit/tracking/mlflow.py)."""
 from __future__ import annotations
 
-import sys
-
-from expkit.errors import ExpkitError
-
 
 def add_parser(sub) -> None:
     parser = sub.add_parser(
@@ -25,15 +21,9 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from expkit.runstore import load_runs
+    from expkit.runstore import require_runs
     from expkit.tracking.mlflow import sync_runs
-    problems: list[str] = []
-    runs = load_runs(args.paths, problems)
-    for problem in problems:
-        print(f"skipped {problem}", file=sys.stderr)
-    if not runs:
-        raise ExpkitError(f"no runs found in {', '.join(args.paths)} (a run folder holds run.json)")
-    for synced in sync_runs(runs, args.tracking_uri, args.experiment, args.artifacts):
+    for synced in sync_runs(require_runs(args.paths), args.tracking_uri, args.experiment, args.artifacts):
         what = "created" if synced.created else "updated"
         print(f"{synced.run.id} -> MLflow run {synced.mlflow_run_id} ({what}; {synced.metrics_logged} metric "
               f"points logged; status {synced.run.status})")

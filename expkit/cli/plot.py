@@ -36,7 +36,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from expkit.analysis import plot
-    from expkit.runstore import load_runs
+    from expkit.runstore import require_runs
     if args.decision_boundary and args.weights:
         raise ExpkitError("--decision-boundary and --weights ask for different charts; give one of them")
     flag = "boundary" if args.decision_boundary else "weights" if args.weights else None
@@ -52,12 +52,7 @@ def run(args) -> int:
     if kind == "curves" and args.metric:
         raise ExpkitError("--metric is for --kind bar; for curves give --metrics, e.g. loss,accuracy")
     out = _output(args.out, kind)
-    problems: list[str] = []
-    runs = load_runs(args.paths, problems)
-    for problem in problems:
-        print(f"note: {problem}", file=sys.stderr)
-    if not runs:
-        raise ExpkitError(f"no runs found in {', '.join(args.paths)} (a run folder holds run.json)")
+    runs = require_runs(args.paths)
     notes: list[str] = []
     if kind == "boundary":
         from expkit.analysis.boundary import plot_boundaries

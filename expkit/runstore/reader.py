@@ -5,7 +5,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from expkit.errors import ExpkitError
 from expkit.runstore.folder import BadRun, RunFolder
@@ -174,6 +174,24 @@ def load_runs(paths: Iterable[str | Path], problems: list[str] | None = None) ->
     if not runs:
         problems += passed_over
     return sorted(runs, key=lambda r: (r.info.get("start_time") or "", r.id))
+
+
+def require_runs(paths: list[str | Path], report: Callable[[str], None] | None = None) -> list[Run]:
+    """load_runs for a command that works on the runs it is given (plot, mlflow-sync): each folder
+    skipped is said as a 'skipped ...' line (on stderr unless `report` takes it), and finding no run
+    at all is an error."""
+    problems: list[str] = []
+    runs = load_runs(paths, problems)
+    for problem in problems:
+        (report or _to_stderr)(f"skipped {problem}")
+    if not runs:
+        raise ExpkitError(f"no runs found in {', '.join(map(str, paths))} (a run folder holds run.json)")
+    return runs
+
+
+def _to_stderr(line: str) -> None:
+    import sys
+    print(line, file=sys.stderr)
 
 
 def config_hash(config: dict, ignore: Iterable[str] = ()) -> str:
