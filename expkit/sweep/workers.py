@@ -18,7 +18,8 @@ from pathlib import Path
 
 from expkit.runstore import RunFolder
 from expkit.sweep.gpus import GpuPool, child_gpu_env, machine_gpus
-from expkit.sweep.points import Point
+from expkit.sweep.claims import Claims
+from expkit.sweep.points import Point, attach_existing
 from expkit.sweep.runner import _command, _die_with, _status
 
 MAX_POINTS = 100
@@ -86,23 +87,26 @@ class WorkerPool:
         self.gpus.release(worker.gpus)
 
     def run(self, todo: list[Point], file: Path, extra: list[str], sweep_dir: Path, on_done) -> None:
+        """As the runner's run_points: each point claimed first (claims.py), so a point another live sweep
+        trains is waited for, not trained twice; an answer is read as soon as it is written (select)."""
         queue = list(todo)
         while len(self.idle) < min(self.jobs, len(todo)):
             self.idle.append(self._worker())  # they import TensorFlow while we wait
         busy: list[Worker] = []
+        claims = Claims(sweep_dir)
         try:
             while queue or busy:
-                while queue and self.idle:
-                    worker, point = self.idle.pop(), queue.pop(0)
-                    cmd, run_dir = _command(point, file, extra, sweep_dir)  # the runner's: train or resume
-                    worker.give(point, cmd[3:], run_dir)  # without `python -m expkit`
-                    busy.append(worker)
-                time.sleep(0.05)
+                self._hand_out(queue, busy, claims, file, extra, sweep_dir, on_done)
+                if not busy:  # every point left is claimed by another sweep: look again soon
+                    time.sleep(0.2)
+                    continue
+                select.select([w.process.stdout.fileno() for w in busy], [], [], 1.0)  # an answer, or a death
                 for worker in list(busy):
                     code = worker.answer()
                     if code is None:
                         continue
                     busy.remove(worker)
+                    claims.release(worker.point.hash)
                     on_done(worker.point, _status(code), str(worker.run_dir), time.perf_counter() - worker.started)
                     if worker.process.poll() is None and worker.points < MAX_POINTS:
                         self.idle.append(worker)
@@ -122,6 +126,28 @@ class WorkerPool:
                     status = "interrupted"
                 on_done(worker.point, status, str(worker.run_dir), time.perf_counter() - worker.started)
             raise
+        finally:
+            claims.release_all()
+
+    def _hand_out(self, queue: list[Point], busy: list[Worker], claims: Claims, file: Path, extra: list[str],
+                  sweep_dir: Path, on_done) -> None:
+        """Give idle workers the next points this sweep could claim."""
+        for point in list(queue):
+            if not self.idle:
+                return
+            if not claims.acquire(point.hash):
+                continue  # another sweep trains it now
+            queue.remove(point)
+            attach_existing([point], sweep_dir)  # it may have completed meanwhile, elsewhere
+            if point.done:
+                claims.release(point.hash)
+                done = next(r for r in point.existing if r.status == "completed")
+                on_done(point, "completed", str(done.path), 0.0)
+                continue
+            worker = self.idle.pop()
+            cmd, run_dir = _command(point, file, extra, sweep_dir)  # the runner's: train or resume
+            worker.give(point, cmd[3:], run_dir)  # without `python -m expkit`
+            busy.append(worker)
 
     def close(self) -> None:
         for worker in self.idle:
