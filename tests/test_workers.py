@@ -93,3 +93,21 @@ def test_a_worker_killed_mid_point_fails_that_point_only_and_is_replaced(tmp_pat
                            timeout=600)
     assert again.returncode == 0 and "2 already completed, 1 to run" in again.stdout, again.stdout
     assert "point 2 (compile.optimizer.learning_rate=0.01): completed" in again.stdout  # resumed in its folder
+
+
+@pytest.mark.slow
+def test_two_sweeps_with_warm_workers_on_one_folder_train_each_point_once(tmp_path):
+    # Each sweep alone would train all four points; claims (sweep/claims.py) make them split the points.
+    config = write(tmp_path, {"grid": {LR: [0.05, 0.01, 0.2, 0.1]}})
+    cmd = [sys.executable, "-m", "expkit", "sweep", str(config), "--runs-dir", str(tmp_path / "runs"),
+           "--reuse-workers", "--set", "training.epochs=1"]
+    sweeps = [subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+              for _ in range(2)]
+    outs = [p.communicate(timeout=600)[0] for p in sweeps]
+    assert [p.returncode for p in sweeps] == [0, 0], outs
+    runs = load_runs([tmp_path / "runs" / "warm"])
+    assert len(runs) == 4 and len({r.info["identity"] for r in runs}) == 4, outs  # none trained twice
+    assert all(r.status == "completed" for r in runs)
+    for out in outs:
+        assert "4 of 4 points completed" in out
+    assert not list((tmp_path / "runs" / "warm" / "claims").glob("*.claim"))
