@@ -94,19 +94,49 @@ def sweep(config, *args, env, timeout=600):
                           capture_output=True, text=True, timeout=timeout, cwd=ROOT)
 
 
+HOLDER = """
+import json, sys, time
+from pathlib import Path
+from expkit.runstore import this_process
+claim, sweep_dir = Path(sys.argv[1]), Path(sys.argv[2])
+claim.parent.mkdir(parents=True, exist_ok=True)
+claim.write_text(json.dumps({**this_process(), "time": time.time()}))
+deadline = time.monotonic() + 300
+while len(list(sweep_dir.glob("*/results.json"))) < 3 and time.monotonic() < deadline:
+    time.sleep(0.2)
+claim.unlink()
+"""
+
+
+def point_hash(config: Path, lr: float) -> str:
+    from expkit.config import load_config
+    from expkit.sweep.points import expand, validate_points
+    points = [p for p in expand(load_config(config).config.sweep, 0, "spread") if p.values[LR] == lr]
+    validate_points(config, points, [])
+    return points[0].hash
+
+
 @pytest.mark.slow
-def test_points_spread_over_both_nodes_and_a_rerun_skips_them(cluster, tmp_path):
+def test_points_spread_over_both_nodes_wait_for_a_claimed_one_and_a_rerun_skips_them(cluster, tmp_path):
     address, env = cluster
     config = write(tmp_path)
     runs = tmp_path / "runs"
+    # Another live process (a second sweep, say) holds the first point's claim until the three others
+    # completed: the Ray sweep must leave it alone until then, then train it (claims.py).
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, runs / "spread" / "claims" / f"{point_hash(config, 0.1)}.claim",
+                               runs / "spread"], env=env)
     result = sweep(config, "--runs-dir", runs, "--executor", "ray", "--address", address, env=env)
+    assert holder.wait(timeout=60) == 0
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "4 of 4 points completed" in result.stdout
     points = json.loads((runs / "spread" / "sweep.json").read_text())["points"]
     assert [p["status"] for p in points] == ["completed"] * 4
     assert len({p["node"] for p in points}) == 2  # both nodes trained points
-    pids = {r.info["pid"] for r in load_runs([runs / "spread"])}
-    assert len(pids) == 4  # each point in its own `expkit train` process
+    found = load_runs([runs / "spread"])
+    assert len({r.info["pid"] for r in found}) == 4  # each point in its own `expkit train` process
+    held = next(r for r in found if r.config["compile"]["optimizer"]["learning_rate"] == 0.1)
+    assert held.info["start_time"] >= max(r.info["end_time"] for r in found if r is not held)
+    assert not list((runs / "spread" / "claims").glob("*.claim"))
     again = sweep(config, "--runs-dir", runs, "--executor", "ray", "--address", address, env=env)
     assert again.returncode == 0 and "4 already completed, 0 to run" in again.stdout, again.stdout
 

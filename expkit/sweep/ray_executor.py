@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from expkit.errors import ExpkitError
-from expkit.sweep.points import Point
+from expkit.sweep.claims import Claims
+from expkit.sweep.points import Point, attach_existing
 from expkit.runstore import RunFolder
 from expkit.sweep.runner import _command, _status
 
@@ -124,19 +125,36 @@ def _train_point(argv: list[str], env: dict[str, str], run_dir: str) -> dict:
 def run_points_ray(todo: list[Point], file: Path, extra: list[str], sweep_dir: Path, jobs: int,
                    env: dict[str, str], on_done, options: RayOptions) -> None:
     """The runner's run_points as Ray tasks. `env`: only the EXPKIT_* variables travel to the nodes
-    (each node keeps its own PATH, CUDA_VISIBLE_DEVICES...)."""
+    (each node keeps its own PATH, CUDA_VISIBLE_DEVICES...). As locally, each point is claimed before it
+    is submitted (claims.py: a point another live sweep has is waited for, not run twice), and no more
+    are submitted than the cluster can run at once (at least `jobs`), so two sweeps split the points."""
     ray = import_ray()
     sweep_dir.mkdir(parents=True, exist_ok=True)
     connect(ray, options)
     check_shared_storage(ray, sweep_dir)
     task = ray.remote(num_cpus=options.cpus_per_run, num_gpus=options.gpus_per_run, max_retries=0)(_train_point)
     travel = {k: v for k, v in env.items() if k.startswith("EXPKIT_")}
-    pending: dict = {}
-    for point in todo:  # the runner's command (train into a folder named here, or resume), absolute paths
-        cmd, run_dir = _command(point, file.resolve(), extra, sweep_dir.resolve())
-        pending[task.remote(cmd[3:], {**travel, **point.env}, str(run_dir))] = (point, run_dir, time.perf_counter())
+    slots = max(jobs, capacity(ray.cluster_resources(), options))
+    queue, pending, claims = list(todo), {}, Claims(sweep_dir)
     try:
-        while pending:
+        while queue or pending:
+            for point in list(queue):
+                if len(pending) >= slots:
+                    break
+                if not claims.acquire(point.hash):
+                    continue  # another sweep runs it now: look again later
+                queue.remove(point)
+                attach_existing([point], sweep_dir)  # it may have completed meanwhile, elsewhere
+                if point.done:
+                    claims.release(point.hash)
+                    on_done(point, "completed", str(next(r.path for r in point.existing if r.status == "completed")), 0.0)
+                    continue
+                # the runner's command (train into a folder named here, or resume), absolute paths
+                cmd, run_dir = _command(point, file.resolve(), extra, sweep_dir.resolve())
+                pending[task.remote(cmd[3:], {**travel, **point.env}, str(run_dir))] = (point, run_dir, time.perf_counter())
+            if not pending:
+                time.sleep(0.5)
+                continue
             ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
             for ref in ready:
                 point, run_dir, started = pending.pop(ref)
@@ -145,24 +163,39 @@ def run_points_ray(todo: list[Point], file: Path, extra: list[str], sweep_dir: P
                     status, where = _status(result["code"]), {"node": result["node"], "host": result["host"]}
                 except ray.exceptions.RayError as exc:  # the node died, the task could not run
                     status, where = "failed", {"error": str(exc).splitlines()[0][:300]}
+                claims.release(point.hash)
                 on_done(point, status, str(run_dir), time.perf_counter() - started, **where)
     except KeyboardInterrupt:
-        for ref in pending:
-            ray.cancel(ref)
-        for ref, (point, run_dir, started) in pending.items():
-            try:
-                ray.get(ref, timeout=90)
-            except Exception:  # noqa: BLE001  (cancelled, or never started: the run folder tells)
-                pass
-            if RunFolder(run_dir).is_run:  # it had started: its run.json says whether it finished first
-                on_done(point, _final_status(run_dir), str(run_dir), time.perf_counter() - started)
-            else:  # never started: the folder named for it goes (train.log at most)
-                RunFolder(run_dir).log_file.unlink(missing_ok=True)
-                try:
-                    run_dir.rmdir()
-                except OSError:
-                    pass
+        _cancel(ray, pending, on_done)
         raise
+    finally:
+        claims.release_all()
+
+
+def capacity(resources: dict, options: RayOptions) -> int:
+    """How many points the cluster runs at once: its CPUs (and GPUs) over what a point asks for."""
+    counts = [int(resources.get(kind, 0) // need) for kind, need in
+              (("CPU", options.cpus_per_run), ("GPU", options.gpus_per_run)) if need > 0]
+    return max(1, min(counts)) if counts else 1
+
+
+def _cancel(ray, pending: dict, on_done) -> None:
+    """Ctrl-C: cancel the submitted tasks; a run that had started records how it ended."""
+    for ref in pending:
+        ray.cancel(ref)
+    for ref, (point, run_dir, started) in pending.items():
+        try:
+            ray.get(ref, timeout=90)
+        except Exception:  # noqa: BLE001  (cancelled, or never started: the run folder tells)
+            pass
+        if RunFolder(run_dir).is_run:  # it had started: its run.json says whether it finished first
+            on_done(point, _final_status(run_dir), str(run_dir), time.perf_counter() - started)
+        else:  # never started: the folder named for it goes (train.log at most)
+            RunFolder(run_dir).log_file.unlink(missing_ok=True)
+            try:
+                run_dir.rmdir()
+            except OSError:
+                pass
 
 
 def _final_status(run_dir: Path) -> str:
