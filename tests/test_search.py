@@ -177,3 +177,58 @@ def test_missing_optuna_is_a_clear_message_and_exit_2(tmp_path):
     assert result.returncode == 2
     assert "needs Optuna, which is not installed: pip install -e '.[search]'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_gp_without_torch_is_a_clear_message_and_exit_2(tmp_path):
+    # torch is not in the test extra (it would upgrade setuptools): a blocker stands for a machine without it
+    blocker = tmp_path / "site"
+    blocker.mkdir()
+    (blocker / "torch.py").write_text("raise ImportError(\"No module named 'torch'\", name='torch')\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(blocker), str(ROOT)])}
+    config = write(tmp_path, {**SEARCH, "sampler": "gp"})
+    result = expkit("sweep", config, "--runs-dir", tmp_path / "runs", env=env, timeout=120)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert ("sweep.search.sampler: gp needs the torch package, which is not installed: pip install -e '.[gp]'"
+            in result.stderr)
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "runs").exists()  # found before the study is created
+
+
+# CMA-ES over two parameters (one alone, Optuna's CmaEsSampler falls back to random sampling), each
+# trial with two seeds: the objective is their mean.
+CMAES = {"objective": "val.accuracy", "sampler": "cmaes", "trials": 3, "startup_trials": 1,
+         "params": {LR: {"log_uniform": [1e-3, 0.3]}, "model.layers.0.units": {"int_uniform": [2, 8]}}}
+
+
+@pytest.fixture(scope="module")
+def cmaes_searched(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cmaes")
+    config = write(tmp, CMAES)
+    result = expkit("sweep", config, "--runs-dir", tmp / "runs", "--seeds", "2", "--reuse-workers",
+                    "--set", "training.epochs=2")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return tmp / "runs" / "xor_lr", result.stdout
+
+
+@pytest.mark.slow
+def test_a_cmaes_search_samples_its_trials_with_cma_es(cmaes_searched):
+    import optuna
+    sweep_dir, stdout = cmaes_searched
+    assert "sampler cmaes" in stdout and "3 of 3 trials done: 3 completed" in stdout, stdout
+    study = optuna.load_study(study_name="xor_lr", storage=f"sqlite:///{sweep_dir / 'study.db'}")
+    sampled = [t.number for t in study.trials if "cma:generation" in t.system_attrs]
+    assert sampled == [1, 2]  # after the one startup trial, every trial came from CMA-ES
+
+
+@pytest.mark.slow
+def test_with_seeds_a_trials_objective_is_the_mean_of_its_seed_runs(cmaes_searched):
+    sweep_dir, stdout = cmaes_searched
+    trials = json.loads((sweep_dir / "sweep.json").read_text())["trials"]
+    runs = {str(r.path): r for r in load_runs([sweep_dir])}
+    assert len(runs) == 6  # 3 trials x 2 seeds
+    for trial in trials:
+        seed_runs = [runs[path] for path in trial["runs"]]
+        assert sorted(r.seed for r in seed_runs) == [0, 1]
+        accuracies = [r.results["val"]["accuracy"] for r in seed_runs]
+        assert trial["value"] == pytest.approx(sum(accuracies) / 2)
+    assert "(mean of 2 seeds)" in stdout

@@ -59,15 +59,17 @@ def make_sampler(optuna, search: SearchSpec, seed: int):
         return optuna.samplers.RandomSampler(seed=seed)
     if search.sampler == "grid":
         return optuna.samplers.GridSampler(grid_space(search), seed=seed)
-    try:
+    extra = "search" if search.sampler == "cmaes" else "gp"
+    try:  # Optuna imports these on first use, mid-search: say so now
         if search.sampler == "cmaes":
-            import cmaes  # noqa: F401  (Optuna imports it on first use, mid-search; say so now)
+            import cmaes  # noqa: F401
             return optuna.samplers.CmaEsSampler(seed=seed, n_startup_trials=search.startup_trials)
+        import scipy  # noqa: F401
         import torch  # noqa: F401
         return optuna.samplers.GPSampler(seed=seed, n_startup_trials=search.startup_trials)
     except ImportError as exc:
         raise ExpkitError(f"sweep.search.sampler: {search.sampler} needs the {exc.name} package, which is not "
-                          f"installed: pip install {exc.name} (or use sampler: tpe)") from None
+                          f"installed: pip install -e '.[{extra}]' (or use sampler: tpe)") from None
 
 
 def grid_space(search: SearchSpec) -> dict[str, list]:
@@ -175,6 +177,7 @@ def run_search(file: Path, spec: SweepConfig, overrides: list[str], runs_dir: Pa
                      for k, p in search.params.items()} for i in (0, -1)]  # both ends of every range
     probes = [Point(i + 1, [f"{k}={_yaml_value(v)}" for k, v in vals.items()], vals) for i, vals in enumerate(probe_values)]
     validate_points(file, probes[:1] if probe_values[0] == probe_values[1] else probes, overrides)
+    make_sampler(optuna, search, 0)  # a sampler's missing package is found before anything is written
     trials = planned_trials(search)
     out(f"search '{sweep_dir.name}': {search.objective} ({direction(search)}), sampler {search.sampler}, pruner "
         f"{search.pruner}, {trials} trials" + (f" x {len(seeds)} seeds (objective: their mean)" if len(seeds) > 1 else ""))
