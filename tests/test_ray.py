@@ -170,3 +170,60 @@ def test_stopping_the_driver_cancels_the_remote_runs_and_records_them_interrupte
 def test_ray_options_without_the_ray_executor_are_exit_2(tmp_path):
     result = sweep(write(tmp_path), "--address", "127.0.0.1:1", env=None, timeout=120)
     assert result.returncode == 2 and "--address and --cpus-per-run need --executor ray" in result.stderr
+
+
+def _private_mounts() -> list[str]:
+    """`unshare`'s prefix for a process with its own mount table (a user namespace when not root)."""
+    prefix = ["unshare", "--mount", "--propagation", "private", *([] if os.geteuid() == 0 else ["--map-root-user"])]
+    try:
+        usable = subprocess.run([*prefix, "true"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        usable = False
+    if not usable:
+        pytest.skip("needs unshare --mount (a private mount namespace) to give one node a read-only view")
+    return prefix
+
+
+@pytest.mark.slow
+def test_a_sweep_folder_a_node_cannot_write_stops_the_sweep_before_training(tmp_path):
+    # One node whose view of the runs folder is read-only (a read-only bind mount in its own mount
+    # namespace): what a node without the shared storage mounted read-write sees.
+    prefix = _private_mounts()
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    temp_dir = tempfile.mkdtemp(prefix="expkit-ray-")
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0"}
+    readonly = 'mount --bind "$0" "$0" && mount -o remount,ro,bind "$0" && exec "$@"'
+    try:
+        started = subprocess.run([*prefix, "sh", "-c", readonly, str(runs), RAY, "start", "--head", "--port", str(port),
+                                  "--include-dashboard=false", "--node-ip-address", "127.0.0.1", "--num-cpus", "1",
+                                  "--object-store-memory", "80000000", "--temp-dir", temp_dir,
+                                  "--disable-usage-stats"], env=env, capture_output=True, text=True, timeout=180)
+        assert started.returncode == 0, started.stdout[-2000:] + started.stderr[-2000:]
+        result = sweep(write(tmp_path), "--runs-dir", runs, "--executor", "ray", "--address", f"127.0.0.1:{port}",
+                       env=env, timeout=300)
+    finally:
+        _stop(temp_dir)
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    assert f"the sweep folder {runs / 'spread'} must be on storage every node sees and can write" in result.stderr
+    assert "Read-only file system" in result.stderr and "Traceback" not in result.stderr
+    assert not list(runs.glob("spread/*/run.json"))  # nothing trained
+
+
+@pytest.mark.slow
+def test_without_address_the_sweep_starts_a_local_ray_instance_and_ends_it(tmp_path):
+    temp_dir = tempfile.mkdtemp(prefix="expkit-ray-")  # where the local instance lives: its processes are found by it
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env.update({"PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0", "RAY_TMPDIR": temp_dir})
+    config = write(tmp_path, sweep={"grid": {LR: [0.1, 0.01]}}, training={"epochs": 1, "verbose": 2})
+    try:
+        result = sweep(config, "--runs-dir", tmp_path / "runs", "--executor", "ray", env=env, timeout=300)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        assert "2 of 2 points completed" in result.stdout
+        deadline = time.monotonic() + 30
+        while _cluster_pids(temp_dir) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not _cluster_pids(temp_dir), "the local Ray instance outlived the sweep"
+    finally:
+        _stop(temp_dir)

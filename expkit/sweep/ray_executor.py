@@ -46,11 +46,13 @@ def connect(ray, options: RayOptions) -> None:
     if ray.is_initialized():
         return
     ours = signal.getsignal(signal.SIGTERM)
+    # No --address (nor RAY_ADDRESS): a new local instance, never whichever cluster this machine started last.
+    address = options.address or os.environ.get("RAY_ADDRESS") or "local"
     try:
-        ray.init(address=options.address, include_dashboard=False, log_to_driver=False,
+        ray.init(address=address, include_dashboard=False, log_to_driver=False,
                  configure_logging=True, logging_level="WARNING")
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        where = f"the Ray cluster at {options.address}" if options.address else "a local Ray instance"
+        where = f"the Ray cluster at {address}" if address != "local" else "a local Ray instance"
         raise ExpkitError(f"--executor ray: could not connect to {where}: {exc}; start one with "
                           "`ray start --head` (or drop --address for a local one)") from None
     finally:  # Ray's own SIGTERM handler ends the driver at once; ours cancels the runs and records them
