@@ -270,3 +270,17 @@ def test_validation_and_test_globs_hold_their_splits(shards, tmp_path):
     both = cfg.dataset.model_copy(update={"path": str(shards / "data" / "*.tfrecord")})
     with pytest.raises(DataError, match="train-2.tfrecord matches both dataset.tfrecord.test and an earlier glob"):
         load_for_model(cfg.model_copy(update={"dataset": both}), "Dense")
+
+
+def test_an_adapted_first_layer_learns_from_one_pass_of_the_training_records(shards, tmp_path):
+    """Normalization without statistics in the config: adapt() reads the streamed training split."""
+    from expkit.config import load_config
+    from expkit.training.run import prepare
+    layers = [{"type": "Normalization"}, *DENSE]
+    data = config_dict(layers, dataset={"name": "tfrecord", "path": "data/*.tfrecord", "tfrecord": SPEC,
+                                        "sample_weight": "w", "scale": "none"},
+                       compile={"loss": "sparse_categorical_crossentropy", "optimizer": "adam"})
+    ready = prepare(load_config(write_config(shards, data, name=f"{tmp_path.name}.yaml")))
+    x = elements(make_pipelines(ready.splits, 64, 0, shuffle=False)[0])[0]
+    layer = next(layer for layer in ready.model.layers if type(layer).__name__ == "Normalization")
+    np.testing.assert_allclose(np.ravel(layer.mean), x.mean(axis=0), rtol=1e-4, atol=1e-4)

@@ -36,9 +36,20 @@ class RecordSplit:
     count: int
     files: tuple[str, ...]
     shapes: dict[str, tuple[int, ...]] | None = None  # several named inputs: each one's sample shape
+    source: "RecordDecoding | None" = None
 
     def __len__(self) -> int:
         return self.count
+
+    def tf_dataset(self, name: str | None = None, batch_size: int = 256):
+        """The split's inputs (or input `name` of several) as batches: what Keras' `adapt` reads."""
+        import tensorflow as tf
+
+        dataset = self.source.tf_samples(self)
+        if isinstance(dataset.element_spec, dict):
+            name = name if name in dataset.element_spec else next(iter(dataset.element_spec))
+            dataset = dataset.map(lambda x: x[name])
+        return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
 @dataclass(frozen=True, eq=False)

@@ -147,7 +147,7 @@ def load_tfrecord_splits(cfg, first_layer: str | None) -> DataSplits:
     shapes = None if decoding.bare_x else {n: decoding.fed_shape(n) for n in decoding.inputs}
 
     def split(name):
-        return RecordSplit(name, counts[name], decoding.files, shapes) if counts[name] else None
+        return RecordSplit(name, counts[name], decoding.files, shapes, decoding) if counts[name] else None
 
     x = {name: split(name) for name in SPLIT_CODES}
     y = {name: None if x[name] is None else x[name] if len(decoding.labels) == 1

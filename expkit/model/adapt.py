@@ -33,6 +33,9 @@ def adapt_layers(model, cfg, splits) -> list[str]:
         if spec.type not in ADAPTABLE or any(getattr(spec, a, None) is not None for a in STATE_ARGS):
             continue
         data = _source(cfg, index, spec, splits.x_train)
+        if hasattr(data, "tf_dataset"):  # a streamed split (tfrecord): one pass over its samples, batch by batch
+            reads = spec.input_names()
+            data = data.tf_dataset(reads[0] if reads else None)
         model.get_layer(node_name(index, spec)).adapt(data)
         adapted.append(node_name(index, spec))
     return adapted
