@@ -284,3 +284,30 @@ def test_an_adapted_first_layer_learns_from_one_pass_of_the_training_records(sha
     x = elements(make_pipelines(ready.splits, 64, 0, shuffle=False)[0])[0]
     layer = next(layer for layer in ready.model.layers if type(layer).__name__ == "Normalization")
     np.testing.assert_allclose(np.ravel(layer.mean), x.mean(axis=0), rtol=1e-4, atol=1e-4)
+
+
+def test_a_bad_record_stops_train_with_exit_2_before_the_run_folder(damaged, tmp_path, capsys):
+    from expkit.cli.app import main
+    data = config_dict(DENSE, dataset={"name": "tfrecord", "path": "data/bad.tfrecord", "tfrecord": SPEC,
+                                       "sample_weight": "w"},
+                       compile={"loss": "sparse_categorical_crossentropy", "optimizer": "adam"})
+    config = write_config(damaged, data, name=f"{tmp_path.name}.yaml")
+    assert main(["train", str(config), "--runs-dir", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert f"{config}:" in err and "dataset.path: " in err and "bad.tfrecord: record 20: not a tf.train.Example" in err
+    assert not list((tmp_path / "runs").glob("*/*"))  # no run folder, nothing in one
+
+
+def test_the_run_identity_fingerprints_the_files_of_the_glob(tmp_path, monkeypatch):
+    """Sweeps match runs by data content: a changed record file changes the fingerprint; moving the folder does not."""
+    from expkit.runstore import identify
+    monkeypatch.setenv("EXPKIT_CACHE_DIR", str(tmp_path / "cache"))
+    rng = np.random.default_rng(4)
+    for shard in range(2):
+        write_records(tmp_path / "a" / "data" / f"train-{shard}.tfrecord", simple_records(rng, 5))
+    first = identify(experiment(tmp_path / "a"))[1]
+    assert first["files"] == 2
+    (tmp_path / "a").rename(tmp_path / "b")
+    assert identify(experiment(tmp_path / "b"))[1] == first
+    write_records(tmp_path / "b" / "data" / "train-1.tfrecord", simple_records(rng, 5))
+    assert identify(experiment(tmp_path / "b"))[1]["sha256"] != first["sha256"]

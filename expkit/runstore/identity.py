@@ -12,6 +12,7 @@ Runs from before identities (no `identity` in run.json) are matched by the older
 """
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -48,11 +49,18 @@ def data_fingerprint(path: str | Path) -> dict:
     except (OSError, ValueError):
         cache = {}
     before = len(cache)
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    root = path if path.is_dir() else path.parent
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file())
+    elif not path.exists() and _is_glob(path):  # tfrecord's files: named below the glob's folder
+        files = sorted(Path(f) for f in glob.glob(str(path), recursive=True) if os.path.isfile(f))
+        root = Path(*path.parts[:next(i for i, p in enumerate(path.parts) if _is_glob(p))])
+    else:
+        files = [path]
     total = hashlib.sha256()
     size = 0
     for file in files:
-        name = file.relative_to(path).as_posix() if path.is_dir() else file.name
+        name = file.relative_to(root).as_posix()
         total.update(f"{name}\0{_file_digest(file, cache)}\0".encode())
         size += file.stat().st_size
     if len(cache) != before:
@@ -62,6 +70,10 @@ def data_fingerprint(path: str | Path) -> dict:
         except OSError:
             pass  # a cache that cannot be written only costs time
     return {"files": len(files), "bytes": size, "sha256": total.hexdigest()}
+
+
+def _is_glob(path) -> bool:
+    return bool(set("*?[") & set(str(path)))
 
 
 def run_identity(config, fingerprint: dict | None = None) -> str:
@@ -80,6 +92,7 @@ def identify(config) -> tuple[str, dict | None]:
     """(identity, data fingerprint or None) of an ExperimentConfig, fingerprinting its data file."""
     dataset = config.dataset
     fingerprint = None
-    if dataset.path and Path(dataset.path).exists():  # npz, csv, idx, image_folder, a skipgram text
+    # npz, csv, idx, image_folder, a skipgram text; tfrecord's glob (its files)
+    if dataset.path and (Path(dataset.path).exists() or _is_glob(dataset.path)):
         fingerprint = data_fingerprint(dataset.path)
     return run_identity(config, fingerprint), fingerprint
