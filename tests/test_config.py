@@ -539,7 +539,7 @@ def test_schema_is_json_with_a_description_on_every_field():
     result = run("-m", "expkit", "schema")
     assert result.returncode == 0, result.stderr
     schema = json.loads(result.stdout)
-    assert set(schema["properties"]) == {"experiment", "dataset", "model", "compile", "training", "sweep"}
+    assert set(schema["properties"]) == {"experiment", "dataset", "model", "compile", "training", "sweep", "tracking"}
     assert set(schema["required"]) == {"experiment", "dataset", "model", "compile"}
     assert schema["$defs"]["Dense"]["properties"]["units"]["description"] == "Number of output units."
     undocumented, seen = [], []

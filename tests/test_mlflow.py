@@ -148,3 +148,72 @@ def test_without_mlflow_the_message_names_the_extra(mnist_run, monkeypatch, caps
     monkeypatch.setitem(sys.modules, "mlflow", None)
     assert main(["mlflow-sync", str(mnist_run), "--tracking-uri", "sqlite:///x.db"]) == 2
     assert "pip install -e '.[mlflow]'" in capsys.readouterr().err
+
+
+# ---- tracking.mlflow: logged while the run trains ------------------------------------------------
+
+def test_live_logging_sends_each_epoch_before_the_run_ends(server, mnist_run, tmp_path):
+    """The live logger on a run folder that grows as training does: the MLflow run exists, RUNNING, with
+    its params and the first epoch, then gets the second epoch when it is written, with no end yet."""
+    from mlflow import MlflowClient
+    from expkit.config.tracking import MlflowSpec
+    from expkit.runstore.liveness import this_process
+    from expkit.tracking.mlflow_live import LiveMlflow
+    growing = tmp_path / mnist_run.name
+    shutil.copytree(mnist_run, growing, ignore=shutil.ignore_patterns("tb", "model.keras", "results.json"))
+    lines = (mnist_run / "metrics.csv").read_text().splitlines()
+    (growing / "metrics.csv").write_text("\n".join(lines[:2]) + "\n")
+    info = json.loads((mnist_run / "run.json").read_text())
+    (growing / "run.json").write_text(json.dumps({**info, "status": "running", "end_time": None, **this_process()}))
+
+    live = LiveMlflow(MlflowSpec(tracking_uri=server, experiment="digits-live"), growing)
+    live.start()
+    client = MlflowClient(tracking_uri=server)
+    run = only_run(client, "digits-live", mnist_run.name)
+    assert run.info.status == "RUNNING" and run.data.params["model.layers.0.filters"] == "8"
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "val_accuracy")] == [1]
+    (growing / "metrics.csv").write_text("\n".join(lines[:3]) + "\n")  # the second epoch ends
+    live.log_new_epochs()
+    live.log_new_epochs()  # nothing new: nothing logged twice
+    assert sorted(m.step for m in client.get_metric_history(run.info.run_id, "val_accuracy")) == [1, 2]
+    assert only_run(client, "digits-live", mnist_run.name).info.status == "RUNNING" and not live.failed
+
+
+def test_a_run_with_tracking_mlflow_is_the_run_a_later_sync_finds(server, tmp_path):
+    from mlflow import MlflowClient
+    from tests.helpers import config_dict, write_config
+    data = config_dict([{"type": "Dense", "units": 8, "activation": "tanh"},
+                        {"type": "Dense", "units": 1, "activation": "sigmoid"}],
+                       experiment={"name": "live", "seed": 3}, dataset={"name": "xor", "samples": 200},
+                       compile={"loss": "binary_crossentropy", "metrics": ["accuracy"]},
+                       training={"epochs": 2, "verbose": 0},
+                       tracking={"mlflow": {"tracking_uri": server, "experiment": "xor-live"}})
+    trained = subprocess.run([sys.executable, "-m", "expkit", "train", str(write_config(tmp_path, data)),
+                              "--runs-dir", str(tmp_path / "runs")], capture_output=True, text=True, timeout=300,
+                             cwd=ROOT)
+    assert trained.returncode == 0 and "warning" not in trained.stderr, trained.stderr[-3000:]
+    run_dir = Path(trained.stdout.strip().splitlines()[-1])
+    client = MlflowClient(tracking_uri=server)
+    run = only_run(client, "xor-live", run_dir.name)
+    results = json.loads((run_dir / "results.json").read_text())
+    assert run.info.status == "FINISHED" and run.data.tags["expkit.status"] == "completed"
+    assert run.data.params["experiment.seed"] == "3" and not [k for k in run.data.params if k.startswith("tracking")]
+    assert sorted(m.step for m in client.get_metric_history(run.info.run_id, "loss")) == [1, 2]
+    assert run.data.metrics["test_accuracy"] == pytest.approx(results["test"]["accuracy"])
+    assert {"config.yaml", "metrics.csv", "model"} <= {a.path for a in client.list_artifacts(run.info.run_id)}
+
+    done = sync(run_dir, "--tracking-uri", server, "--experiment", "xor-live")  # idempotent: the same run
+    assert done.returncode == 0 and "(updated; 0 metric points logged" in done.stdout, done.stderr[-2000:]
+    assert only_run(client, "xor-live", run_dir.name).info.run_id == run.info.run_id
+
+
+def test_tracking_mlflow_without_mlflow_stops_before_the_run_folder(tmp_path, monkeypatch, capsys):
+    from expkit.cli import main
+    from tests.helpers import config_dict, write_config
+    monkeypatch.setitem(sys.modules, "mlflow", None)
+    path = write_config(tmp_path, config_dict([{"type": "Dense", "units": 1}],
+                                              tracking={"mlflow": {"tracking_uri": "sqlite:///x.db"}}))
+    assert main(["train", str(path), "--runs-dir", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert "tracking.mlflow needs MLflow" in err and "pip install -e '.[mlflow]'" in err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # no run folder

@@ -9,6 +9,7 @@ from expkit.config.limits import human, over_memory
 from expkit.config.model import ModelConfig
 from expkit.config.optim import CompileConfig
 from expkit.config.sweep import SweepConfig
+from expkit.config.tracking import TrackingConfig
 from expkit.config.training import TrainingConfig
 
 
@@ -38,6 +39,8 @@ class ExperimentConfig(Spec):
     training: TrainingConfig = Field(default_factory=TrainingConfig, description="Epochs, batches, device, callbacks.")
     sweep: SweepConfig | None = Field(None, description=(
         "Variants that `expkit sweep` runs (grid, random, variants, seeds); `expkit train` ignores it."))
+    tracking: TrackingConfig | None = Field(None, description=(
+        "Experiment trackers the run logs to while it trains (tracking.mlflow)."))
 
 
 def cross_checks(cfg: ExperimentConfig, valid: set[str] | None = None) -> list[tuple[str, str]]:

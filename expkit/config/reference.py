@@ -16,6 +16,7 @@ from expkit.config.optim import (CompileConfig, CosineDecay, ExponentialDecay, L
                                  OptimizerSpec, PiecewiseConstant)
 from expkit.config.tfrecord import FeatureSpec, TFRecordSpec
 from expkit.config.sweep import RandomParam, RandomSearch, SweepConfig, Variant
+from expkit.config.tracking import MlflowSpec, TrackingConfig
 from expkit.config.training import (CallbacksConfig, CheckpointSpec, EarlyStoppingSpec, ReduceLROnPlateauSpec,
                                     TensorBoardSpec, TrainingConfig)
 
@@ -35,7 +36,7 @@ SECTIONS = [
     ("training.callbacks.reduce_lr_on_plateau", ReduceLROnPlateauSpec),
     ("training.callbacks.checkpoint", CheckpointSpec),
     ("sweep", SweepConfig), ("sweep.variants[]", Variant), ("sweep.random", RandomSearch),
-    ("sweep.random.params.<key>", RandomParam),
+    ("sweep.random.params.<key>", RandomParam), ("tracking", TrackingConfig), ("tracking.mlflow", MlflowSpec),
 ]
 
 

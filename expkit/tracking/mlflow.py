@@ -42,12 +42,17 @@ class Synced:
     metrics_logged: int
 
 
-def mlflow_client(tracking_uri: str):
+def require_mlflow(what: str) -> None:
     try:
-        from mlflow import MlflowClient
+        import mlflow  # noqa: F401
     except ImportError:
-        raise ExpkitError("expkit mlflow-sync needs MLflow, which is not installed: pip install -e '.[mlflow]' "
+        raise ExpkitError(f"{what} needs MLflow, which is not installed: pip install -e '.[mlflow]' "
                           "(or pip install 'expkit[mlflow]')") from None
+
+
+def mlflow_client(tracking_uri: str, what: str = "expkit mlflow-sync"):
+    require_mlflow(what)
+    from mlflow import MlflowClient
     # MLflow retries a server that does not answer for minutes by default; a sync says so in seconds.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
@@ -64,18 +69,23 @@ def sync_runs(runs: list[Run], tracking_uri: str, experiment: str | None = None,
         name = experiment or run.name or "expkit"
         try:
             if name not in experiments:
-                experiments[name] = _experiment_id(client, name, tracking_uri)
+                experiments[name] = experiment_id(client, name, tracking_uri)
             done.append(sync_run(client, experiments[name], run, artifacts))
         except ExpkitError:
             raise
         except Exception as exc:  # MlflowException, a refused connection: one line, where and why
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ExpkitError(f"{run.path}: MLflow at {tracking_uri} refused the sync ({type(exc).__name__}: "
-                              f"{first[:300]}); check --tracking-uri and that the server is up") from None
+            raise ExpkitError(f"{run.path}: MLflow at {tracking_uri} refused the sync ({refusal(exc)}); "
+                              "check --tracking-uri and that the server is up") from None
     return done
 
 
-def _experiment_id(client, name: str, tracking_uri: str) -> str:
+def refusal(exc: Exception) -> str:
+    """An MLflow error in one line: its type and the first line of its message."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {first[:300]}"
+
+
+def experiment_id(client, name: str, tracking_uri: str) -> str:
     found = client.get_experiment_by_name(name)
     if found is not None:
         return found.experiment_id
@@ -92,7 +102,7 @@ def find_mlflow_run(client, experiment_id: str, run_id: str):
 
 def sync_run(client, experiment_id: str, run: Run, artifacts: bool = True) -> Synced:
     existing = find_mlflow_run(client, experiment_id, run.id)
-    started = _millis(run.info.get("start_time"))
+    started = millis(run.info.get("start_time"))
     if existing is None:
         mlflow_run = client.create_run(experiment_id, start_time=started, tags=run_tags(run), run_name=run.id)
         mlflow_run_id = mlflow_run.info.run_id
@@ -111,7 +121,7 @@ def sync_run(client, experiment_id: str, run: Run, artifacts: bool = True) -> Sy
         _log_artifacts(client, mlflow_run_id, run)
     status = STATUSES.get(run.status, "RUNNING")
     if status != "RUNNING":
-        client.set_terminated(mlflow_run_id, status=status, end_time=_millis(run.info.get("end_time")))
+        client.set_terminated(mlflow_run_id, status=status, end_time=millis(run.info.get("end_time")))
     return Synced(run, mlflow_run_id, existing is None, len(metrics))
 
 
@@ -129,9 +139,10 @@ def run_tags(run: Run) -> dict[str, str]:
 
 
 def run_params(run: Run) -> dict[str, str]:
-    """The flattened resolved config as MLflow params (strings; lists and mappings as JSON)."""
+    """The flattened resolved config as MLflow params (strings; lists and mappings as JSON), less the
+    `tracking` section: where the run is logged is not a hyperparameter, and a URI may hold a password."""
     out = {}
-    for key, value in flatten(run.config).items():
+    for key, value in flatten({k: v for k, v in run.config.items() if k != "tracking"}).items():
         text = value if isinstance(value, str) else json.dumps(value, default=str)
         out[key] = text if len(text) <= MAX_PARAM else text[:MAX_PARAM - 1] + "…"
     return out
@@ -180,7 +191,7 @@ def _log_artifacts(client, mlflow_run_id: str, run: Run) -> None:
         client.log_artifact(mlflow_run_id, str(folder.model_file), artifact_path="model")
 
 
-def _millis(stamp: str | None) -> int | None:
+def millis(stamp: str | None) -> int | None:
     if not stamp:
         return None
     try:

@@ -100,7 +100,7 @@ def make_checkpoint(keras, path: Path, spec):
     return AtomicModelCheckpoint(str(path), save_best_only=True, **spec.model_dump())
 
 
-def make_callbacks(keras, cfg: CallbacksConfig, run_dir: Path, initial_epoch: int = 0) -> list:
+def make_callbacks(keras, cfg: CallbacksConfig, run_dir: Path, initial_epoch: int = 0, live=None) -> list:
     """Keras runs batch hooks synchronously (blocking every step) unless each callback says it is
     async-safe. TensorBoard writing per epoch does nothing in its batch hook, and TerminateOnNaN only
     sets model.stop_training, so both are marked async-safe: the steps then run back to back, as in
@@ -110,6 +110,8 @@ def make_callbacks(keras, cfg: CallbacksConfig, run_dir: Path, initial_epoch: in
     # Plugins' callbacks first: what they add to an epoch's logs is then in metrics.csv and TensorBoard.
     callbacks = [make_plugin_object(spec) for spec in cfg.plugins]
     callbacks.append(make_metrics_csv(keras, folder.metrics_csv, initial_epoch))
+    if live is not None:  # tracking.mlflow: each epoch's metrics.csv row, once it is written
+        callbacks.append(live.callback(keras))
     tb = cfg.tensorboard
     epoch_only = tb.update_freq == "epoch" and tb.profile_batch == 0 and not tb.write_graph
 

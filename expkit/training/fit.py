@@ -13,8 +13,9 @@ from expkit.training.checks import column_inputs
 from expkit.training.results import epoch_results
 
 
-def fit_and_evaluate(ready, cfg: ExperimentConfig, run_dir: Path, state=None) -> dict:
-    """Train (from `state`, a TrainingState, when resuming), evaluate, save; returns results.json's data."""
+def fit_and_evaluate(ready, cfg: ExperimentConfig, run_dir: Path, state=None, live=None) -> dict:
+    """Train (from `state`, a TrainingState, when resuming), evaluate, save; returns results.json's data.
+    `live`: a tracker logging each epoch (tracking.mlflow_live)."""
     from expkit.training.callbacks import make_callbacks
     from expkit.training.state import make_state_saver, restore_variables
     from expkit.data import make_pipelines
@@ -37,7 +38,7 @@ def fit_and_evaluate(ready, cfg: ExperimentConfig, run_dir: Path, state=None) ->
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2
     initial_epoch = state.epoch if state is not None else 0
-    callbacks = make_callbacks(keras, cfg.training.callbacks, run_dir, initial_epoch)
+    callbacks = make_callbacks(keras, cfg.training.callbacks, run_dir, initial_epoch, live)
     saver = make_state_saver(keras, folder.state_file, state)
     saver.all_callbacks = list(callbacks)
     epochs = cfg.training.epochs

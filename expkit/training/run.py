@@ -36,6 +36,9 @@ def prepare(loaded: LoadedConfig, *, load_data: bool = True) -> Prepared:
     from expkit.data import describe_input
     from expkit.data.multi import effective_dataset, load_for_model, named_input_shapes, uses_named_arrays
     cfg = loaded.config
+    if cfg.tracking is not None and cfg.tracking.mlflow is not None:  # before anything is written
+        from expkit.tracking.mlflow import require_mlflow
+        require_mlflow("tracking.mlflow")
     cluster = cluster_settings(cfg.training)  # several processes: checked before Keras loads
     keras = import_keras(cfg.training.backend, backend_env(cfg.training))
     initialize_processes(cluster, keras)
@@ -216,13 +219,23 @@ def _hold_resume_lock(run_dir: Path) -> None:
 
 
 def _attempt(ready: Prepared, cfg: ExperimentConfig, run_dir: Path, record: RunRecord, state) -> Path:
+    from expkit.tracking.mlflow_live import start_live_tracking
+    live = start_live_tracking(cfg, run_dir)  # tracking.mlflow: params now, each epoch, the outcome at the end
+    try:
+        return _fit_and_record(ready, cfg, run_dir, record, state, live)
+    finally:
+        if live is not None:
+            live.finish()  # run.json holds the outcome by now, whatever it is
+
+
+def _fit_and_record(ready: Prepared, cfg: ExperimentConfig, run_dir: Path, record: RunRecord, state, live) -> Path:
     folder = RunFolder(run_dir)
     _interrupt_on_sigterm()
     try:
         if state is None and len(record.data["attempts"]) == 1:
             from expkit.tracking.hparams import log_run_hparams, sweep_hparams_from_env
             log_run_hparams(run_dir, *sweep_hparams_from_env())  # the HParams dashboard's row for this run
-        results = fit_and_evaluate(ready, cfg, run_dir, state)
+        results = fit_and_evaluate(ready, cfg, run_dir, state, live)
     except KeyboardInterrupt:
         _finish(record, "interrupted", error="interrupted (Ctrl-C or SIGTERM)", **_trial_state(record, "interrupted"))
         raise
