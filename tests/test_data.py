@@ -407,7 +407,7 @@ def test_npz_labels_of_mixed_dtypes(tmp_path):
 
 def test_npz_one_hot_integer_labels(tmp_path):
     path = write_npz(tmp_path / "d.npz", x_train=np.zeros((3, 2)), y_train=np.eye(3, dtype=int))
-    with pytest.raises(DataError, match=r"class indices of shape \(N,\), got \(3, 3\); store indices"):
+    with pytest.raises(DataError, match=r"class indices of shape \(N,\), got \(3, 3\); one-hot labels: store indices"):
         load_splits(cfg(name="npz", path=str(path)), seed=0)
 
 

@@ -59,7 +59,10 @@ def cross_checks(cfg: ExperimentConfig, valid: set[str] | None = None) -> list[t
     if ready("compile", "dataset"):
         one_loss = not isinstance(cfg.compile.loss, dict)
         loss, labels = (cfg.compile.loss.name if one_loss else None), cfg.dataset.labels
-        if loss == "categorical_crossentropy" and labels == "sparse":
+        # An npz/npy file says itself what its targets are (one-hot floats per step of a sequence, say):
+        # for those the data decides, in training/checks.py.
+        from_file = cfg.dataset.name in ("npz", "npy")
+        if loss == "categorical_crossentropy" and labels == "sparse" and not from_file:
             problems.append(("compile.loss", "categorical_crossentropy needs one-hot labels, but dataset.labels "
                              "is sparse: use sparse_categorical_crossentropy, or set dataset.labels: one_hot"))
         if loss == "sparse_categorical_crossentropy" and labels == "one_hot":

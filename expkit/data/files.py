@@ -72,8 +72,10 @@ def _classification_or_regression(ys: list[np.ndarray], where: str):
                         "indices, strings, or floats (regression)")
     for y in ys:
         if y.ndim != 1:
-            raise DataError(f"{where}: integer labels must be class indices of shape (N,), got {y.shape}; "
-                            "store indices (y.argmax(axis=1)) and set dataset.labels: one_hot instead")
+            raise DataError(f"{where}: integer labels must be class indices of shape (N,), got {y.shape}; one-hot "
+                            "labels: store indices (y.argmax(axis=1)) and set dataset.labels: one_hot instead; a class "
+                            f"per step of a sequence: store them one-hot as floats, shape ({', '.join(map(str, y.shape))}, "
+                            "classes), and train with categorical_crossentropy")
         if y.size and y.min() < 0:
             raise DataError(f"{where}: class labels must be 0 or more, found {y.min()}")
     num_classes = int(max(y.max(initial=0) for y in ys)) + 1

@@ -40,6 +40,11 @@ def check_outputs(cfg: ExperimentConfig, model, num_classes: int | None, locate)
     if isinstance(cfg.compile.loss, dict):
         return  # several outputs: Keras checks each output against its target
     loss = cfg.compile.loss.name
+    if loss == "categorical_crossentropy" and num_classes and cfg.dataset.labels == "sparse":
+        where = locate(("compile", "loss"))
+        raise BuildError(f"{where or 'config'}: compile.loss: categorical_crossentropy needs one-hot labels, but "
+                         f"'{cfg.dataset.path or cfg.dataset.name}' holds class indices: set dataset.labels: one_hot, "
+                         "or use sparse_categorical_crossentropy")
     if not num_classes or loss not in CLASS_LOSSES | {"binary_crossentropy"} or not cfg.model.is_sequential:
         return
     width = model.output_shape[-1]
