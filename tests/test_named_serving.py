@@ -125,3 +125,21 @@ def test_serve_takes_named_rows_and_columns_and_answers_each_output(named_run, n
 def test_serve_errors_name_the_inputs(named_server, payload, message):
     status, body = named_server.predict(payload, name="mio")
     assert status == 400 and message in body["error"], body
+
+
+def test_a_plain_stack_with_one_named_text_input_takes_it_by_its_config_name(tmp_path):
+    """A plain stack is a Sequential, whose one input Keras names 'input': predict and serve use the config's
+    name (text) for it and feed it bare, as training did; strings stay strings."""
+    import keras
+    from expkit.serving.named import load_named_predictor
+    (tmp_path / "config.json").write_text(json.dumps({"model": {"inputs": [{"name": "text", "dtype": "string"}]},
+                                                      "dataset": {"scale": "auto"}}))
+    vectorize = keras.layers.TextVectorization(max_tokens=10, output_sequence_length=3)
+    vectorize.adapt(["good film", "bad plot"])
+    model = keras.Sequential([keras.Input((), dtype="string"), vectorize, keras.layers.Embedding(10, 2),
+                              keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(1)])
+    predictor = load_named_predictor(tmp_path, model)
+    assert predictor.input_names == ["text"] and len(predictor.outputs) == 1
+    out = predictor(predictor.check({"text": ["good film", "bad plot"]}, "test"))
+    want = model(keras.ops.convert_to_tensor(["good film", "bad plot"]))
+    np.testing.assert_allclose(next(iter(out.values())), keras.ops.convert_to_numpy(want), rtol=1e-6)

@@ -113,7 +113,7 @@ class NamedPredictor:
                 import tensorflow as tf
                 call = tf.function(call, reduce_retracing=True)
             self._forward = call
-        out = self._forward(x)
+        out = self._forward(next(iter(x.values())) if len(x) == 1 else x)  # one input goes in bare, as in training
         out = list(out.values()) if isinstance(out, dict) else out if isinstance(out, (list, tuple)) else [out]
         return {name: np.asarray(o.numpy() if hasattr(o, "numpy") else o) for name, o in zip(self.outputs, out)}
 
@@ -162,7 +162,16 @@ def load_named_predictor(run_dir: Path, model) -> NamedPredictor:
     except (BadRun, KeyError, TypeError, AttributeError):
         unit_scaled = None
     inputs = [NamedInput(str(t.name).split(":")[0], tuple(t.shape[1:]), str(t.dtype)) for t in model.inputs]
-    return NamedPredictor(run_dir, model, inputs, [str(n) for n in model.output_names], unit_scaled)
+    try:
+        written = [i["name"] for i in folder.read_config()["model"].get("inputs") or []]
+    except (BadRun, KeyError, TypeError, AttributeError):
+        written = []
+    if len(inputs) == 1 and len(written) == 1:  # a plain stack is a Sequential, whose input Keras names 'input'
+        inputs[0].name = written[0]
+    outputs = [str(n) for n in getattr(model, "output_names", None) or []]  # a Sequential has none
+    if len(outputs) != len(model.outputs):
+        outputs = [model.layers[-1].name] if len(model.outputs) == 1 else [f"output_{k}" for k in range(len(model.outputs))]
+    return NamedPredictor(run_dir, model, inputs, outputs, unit_scaled)
 
 
 def named_rows(outputs: dict[str, np.ndarray], labels: list[str]) -> list[dict]:
