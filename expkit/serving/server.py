@@ -9,7 +9,9 @@ Instances are RAW samples as the dataset holds them (MNIST: 28x28 pixels 0..255,
 flattened); the server applies the run's preprocessing.json, as `expkit predict` does. So a client of
 TF Serving on `expkit export --format savedmodel` (which takes prepared inputs) must send raw samples
 here instead. TF Serving's named forms work too: [{"<input>": sample}, ...] and {"<input>": [...]},
-with the input's name from the metadata. Errors answer with TF Serving's body, {"error": "..."}: 400
+with the input's name from the metadata. A model with named inputs (serving/named.py) takes only those:
+rows [{"a": sample, "b": sample}, ...] answer rows of {output: value}, columns {"a": [...], "b": [...]}
+answer {output: [...]}; its requests are not batched together. Errors answer with TF Serving's body, {"error": "..."}: 400
 for malformed JSON, a wrong shape or a non-number, 404 for another model name or version, 405 for a
 wrong method, 413 for a body or a batch over the limits, 500 if the model itself fails. The server
 keeps serving after any of them.
