@@ -91,7 +91,7 @@ class DatasetConfig(Spec):
         "sqrt(t/f) + t/f); 0 keeps every word (default 1e-4)."))
     cache: bool | Literal["memory", "disk", "none"] = Field(True, description=(
         "Cache of the tf.data pipelines. memory: in RAM; disk: a cache file in `cache_dir`, reused by later runs "
-        "on the same files and decoding; none: read (and decode) every epoch. true (default): memory, except "
+        "on the same files and decoding (a split under 256 MB is also kept in RAM for the run); none: read (and decode) every epoch. true (default): memory, except "
         "for a streamed image_folder whose decoded images would exceed 256 MB (then none); false: none."))
     cache_dir: str | None = Field(None, description=(
         "cache: disk: the folder of the cache files. Default: $EXPKIT_CACHE_DIR, else ~/.cache/expkit/tf_data."))

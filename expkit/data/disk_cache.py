@@ -26,7 +26,7 @@ def cache_file(cache_dir: str | None, split: str, paths, decoding) -> Path:
     except OSError as error:
         raise DataError(f"dataset.cache_dir '{folder}': cannot create the cache folder ({error.strerror}); "
                         "set dataset.cache_dir to a writable folder, or dataset.cache: memory or none") from None
-    digest = hashlib.sha256(f"{decoding.key()}\n".encode())
+    digest = hashlib.sha256(f"{decoding.key()}\nblocks\n".encode())  # records of CACHE_BLOCK samples
     if hasattr(decoding, "fingerprint"):  # rows of a file (CSV, .npy): the source knows what they depend on
         digest.update(decoding.fingerprint(paths).encode())
         paths = ()

@@ -11,6 +11,7 @@ a few blocks, not the array.
 from __future__ import annotations
 
 import hashlib
+import mmap
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,7 @@ class NpyRows:
             mine = which == index
             if mine.any():
                 out[mine] = array[rows[mine] - self.starts[index]]
+                _release(array)
         return out
 
     def tf_samples(self, rows, y=None):
@@ -82,6 +84,15 @@ class NpyRows:
             return samples
         labels = tf.nest.map_structure(lambda a: np.asarray(a)[order], y)  # y, or (y, sample weights)
         return tf.data.Dataset.zip((samples, tf.data.Dataset.from_tensor_slices(labels)))
+
+
+def _release(array: np.ndarray) -> None:
+    """Drop the mapped pages from this process: they stay in the kernel's page cache, but pages read
+    through a mapping count as the process's resident memory until then, so a pass over a large file
+    would look (and be accounted, e.g. by a container's limit) as if it held the whole file."""
+    mapping = getattr(array, "_mmap", None)
+    if mapping is not None and hasattr(mmap, "MADV_DONTNEED"):
+        mapping.madvise(mmap.MADV_DONTNEED)
 
 
 def _mapped(path: Path) -> np.ndarray:
