@@ -228,7 +228,11 @@ def test_a_glob_matching_nothing_names_the_glob_and_folder(tmp_path):
     ({"validation_size": 10}, "use validation_split instead"),
     ({"tfrecord": {**SPEC, "label": "labels"}}, "dataset.tfrecord.label 'labels' is not one of the features "
                                                 "(did you mean 'label'?)"),
-    ({"tfrecord": {**SPEC, "features": {**SPEC["features"], "x": {"dtype": "string"}}}}, "dtype: must be one of 'float32' or 'int64', got 'string'"),
+    ({"tfrecord": {**SPEC, "features": {**SPEC["features"], "x": {"dtype": "string"}}}}, "dtype: must be one of 'float32', 'int64' or 'image', got 'string'"),
+    ({"tfrecord": {**SPEC, "features": {**SPEC["features"], "x": {"dtype": "image", "shape": [8, 8, 2]}}}},
+     "an image feature's shape is [height, width] (grayscale) or [height, width, 3] (rgb), got [8, 8, 2]"),
+    ({"tfrecord": {**SPEC, "features": {**SPEC["features"], "label": {"dtype": "image", "shape": [8, 8]}}}},
+     "dataset.tfrecord.label names an image feature"),
 ])
 def test_bad_specs_are_refused_when_the_config_loads(tmp_path, dataset, message):
     from expkit.config import load_config
@@ -311,3 +315,46 @@ def test_the_run_identity_fingerprints_the_files_of_the_glob(tmp_path, monkeypat
     assert identify(experiment(tmp_path / "b"))[1] == first
     write_records(tmp_path / "b" / "data" / "train-1.tfrecord", simple_records(rng, 5))
     assert identify(experiment(tmp_path / "b"))[1]["sha256"] != first["sha256"]
+
+
+def bytes_feature(value: bytes):
+    import tensorflow as tf
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+
+def test_encoded_images_are_decoded_resized_and_scaled_like_an_image_folder(tmp_path, capsys):
+    """dtype: image: PNG bytes -> uint8 [H, W] (resized when stored at another size), scale auto = unit; bytes that
+    are no image are a bad record."""
+    import tensorflow as tf
+    rng = np.random.default_rng(5)
+    records = []
+    for i in range(60):
+        size = (8, 6) if i % 2 else (10, 7)
+        pixels = rng.integers(0, 256, (*size, 1), dtype=np.uint8)
+        records.append(example(image=bytes_feature(tf.io.encode_png(pixels).numpy()), label=int_feature(i % 2),
+                               size=float_feature(size[0])))
+    records.append(example(image=bytes_feature(b"not a png"), label=int_feature(0)))
+    write_records(tmp_path / "data" / "images.tfrecord", records)
+    spec = {"features": {"image": {"dtype": "image", "shape": [8, 6]}, "label": {"dtype": "int64"}}, "label": "label"}
+    layers = [{"type": "Conv2D", "filters": 2, "kernel_size": 3}, {"type": "Flatten"},
+              {"type": "Dense", "units": 2, "activation": "softmax"}]
+    data = {"tfrecord": spec, "sample_weight": None, "validation_split": 0.0}
+    with pytest.raises(DataError, match="images.tfrecord: record 60: feature 'image' is not an image TensorFlow can decode"):
+        load_for_model(experiment(tmp_path, layers, **data), "Conv2D")
+    splits = load_for_model(experiment(tmp_path, layers, skip_corrupt=True, **data), "Conv2D")
+    assert "1 bad record(s) skipped" in splits.source
+    assert splits.preprocessor.scale == "unit" and splits.preprocessor.raw_shape == (8, 6)
+    assert splits.input_shape == (8, 6, 1)  # the model's front adds the channel axis for Conv2D
+    x, y = elements(make_pipelines(splits, 16, 0)[0])
+    assert x.dtype == np.uint8 and x.shape == (len(splits.x_train), 8, 6)
+    # Several inputs go in as stored, images divided by 255 (as an .npz's uint8 arrays).
+    spec["features"]["size"] = {"dtype": "float32"}
+    model = {"inputs": [{"name": "image"}, {"name": "size"}],
+             "layers": [{"type": "Flatten", "name": "flat", "inputs": "image"},
+                        {"type": "Concatenate", "name": "both", "inputs": ["flat", "size"]},
+                        {"type": "Dense", "name": "out", "units": 2, "activation": "softmax", "inputs": "both"}]}
+    cfg = experiment(tmp_path, skip_corrupt=True, **data)
+    cfg = cfg.model_copy(update={"model": type(cfg.model).model_validate(model)})
+    x, y = next(iter(make_pipelines(load_for_model(cfg, None), 64, 0)[0]))
+    assert x["image"].dtype == "float32" and 0 <= float(np.min(x["image"])) and float(np.max(x["image"])) <= 1
+    assert set(np.asarray(x["size"]).ravel()) == {8.0, 10.0} and tuple(x["size"].shape[1:]) == (1,)

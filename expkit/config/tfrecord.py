@@ -2,7 +2,9 @@
 
 Each feature is a fixed-length `tf.io.FixedLenFeature`: a dtype (float32 or int64, the two numeric
 kinds an Example stores) and a shape ([] for one value per example, [28, 28] for 784 values stored
-flat). Variable-length, sparse and ragged features and encoded bytes (PNG/JPEG) are not supported.
+flat); or `image`: one bytes value holding an encoded image (PNG, JPEG, GIF, BMP), decoded to uint8
+of shape [H, W] (grayscale) or [H, W, 3] (rgb). Variable-length, sparse and ragged features and other
+bytes (strings) are not supported.
 """
 from __future__ import annotations
 
@@ -15,12 +17,22 @@ from expkit.errors import suggest
 
 
 class FeatureSpec(Spec):
-    dtype: Literal["float32", "int64"] = Field(description=(
-        "What the Example stores: float32 (a float_list) or int64 (an int64_list)."))
+    dtype: Literal["float32", "int64", "image"] = Field(description=(
+        "What the Example stores: float32 (a float_list), int64 (an int64_list), or image: one encoded image "
+        "(PNG, JPEG, GIF, BMP) in a bytes_list, decoded to uint8 and resized (bilinear) to its shape."))
     shape: list[NonNegativeInt] = Field(default_factory=list, description=(
         "Fixed shape of one example's value: [] (default) for one value, [3] for 3 values, [28, 28] for 784 "
         "values stored flat (row-major). Every example must hold exactly this many values. An input of shape [] "
-        "reaches the model as [1]."))
+        "reaches the model as [1]. image: [height, width] (grayscale) or [height, width, 3] (rgb)."))
+
+    @model_validator(mode="after")
+    def _image_shape(self):
+        if self.dtype != "image":
+            return self
+        if not (len(self.shape) == 2 or (len(self.shape) == 3 and self.shape[2] == 3)) or 0 in self.shape:
+            raise KeyProblem("shape", f"an image feature's shape is [height, width] (grayscale) or [height, width, 3] "
+                             f"(rgb), got {self.shape}")
+        return self
 
 
 class TFRecordSpec(Spec):
@@ -58,6 +70,9 @@ class TFRecordSpec(Spec):
             if name not in self.features:
                 raise KeyProblem("label", f"dataset.tfrecord.label '{name}' is not one of the features"
                                  f"{suggest(name, list(self.features))}; the features are {', '.join(self.features)}")
+        if any(self.features[name].dtype == "image" for name in self.labels):
+            raise KeyProblem("label", "dataset.tfrecord.label names an image feature; a label is a float32 or int64 "
+                             "feature")
         if len(set(self.labels)) != len(self.labels):
             raise KeyProblem("label", "dataset.tfrecord.label names a feature twice")
         if self.num_classes is not None and not self._class_label():

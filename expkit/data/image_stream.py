@@ -37,8 +37,14 @@ class ImageDecoding:
         """The tf.data map function: a path tensor -> the uint8 image tensor (Keras' own readers)."""
         import tensorflow as tf
 
+        return self.tf_decode_bytes(tf.io.read_file(path))
+
+    def tf_decode_bytes(self, data):
+        """Encoded image bytes (PNG, JPEG, GIF, BMP) -> the uint8 image tensor (a file's, or a TFRecord feature's)."""
+        import tensorflow as tf
+
         channels = 1 if self.color_mode == "grayscale" else 3
-        image = tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
+        image = tf.io.decode_image(data, channels=channels, expand_animations=False)
         # Same as the in-memory reader without Pillow: bilinear, rounded back to uint8.
         resized = tf.cast(tf.round(tf.clip_by_value(tf.image.resize(image, self.size), 0, 255)), tf.uint8)
         same = tf.reduce_all(tf.equal(tf.shape(image)[:2], tf.constant(self.size)))

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from expkit.data.tfrecord_scan import KEY_SHIFT
+from expkit.data.tfrecord_scan import KEY_SHIFT, image_decoding, tf_feature
 
 HASH_BUCKETS = 1 << 20
 CYCLE = 8
@@ -69,6 +69,7 @@ class RecordDecoding:
     cuts: tuple[int, int]       # hash buckets below cuts[0]: test; below cuts[1]: validation
     limits: dict                # split -> the first N records of it, or None
     one_hot: int | None = None  # a class label given as one-hot vectors of this many classes
+    unit_images: bool = False   # several inputs: image features divided by 255 (as an .npz's uint8 arrays)
     class_label: bool = False
 
     @property
@@ -89,13 +90,15 @@ class RecordDecoding:
         """Parsed bytes of one example's inputs: what a cache and a shuffle buffer hold per sample."""
         size = 0
         for name in self.inputs:
-            size += int(np.prod(self.features[name].shape)) * (4 if self.features[name].dtype == "float32" else 8)
+            size += int(np.prod(self.features[name].shape)) * {"float32": 4, "int64": 8, "image": 1}[
+                self.features[name].dtype]
         return max(size, 1)
 
     def key(self) -> str:
         """What a disk cache of these splits depends on besides the files themselves."""
         text = repr((sorted((n, f.dtype, tuple(f.shape)) for n, f in self.features.items()), self.inputs, self.labels,
-                     self.weight, self.seed, self.cuts, sorted(self.limits.items()), self.one_hot, self.readable,
+                     self.weight, self.seed, self.cuts, sorted(self.limits.items()), self.one_hot, self.unit_images,
+                     self.readable,
                      self.names, self.fixed, self.bad.tobytes()))
         return "tfrecord-" + hashlib.sha256(text.encode()).hexdigest()[:12]
 
@@ -138,8 +141,13 @@ class RecordDecoding:
 
     def parse(self, tf, record):
         """One serialized Example -> (x, y) or (x, y, weight); several inputs/labels as {name: tensor}."""
-        spec = {n: tf.io.FixedLenFeature(f.shape, getattr(tf, f.dtype)) for n, f in self.features.items()}
+        spec = {n: tf_feature(tf, f) for n, f in self.features.items()}
         example = tf.io.parse_single_example(record, spec)
+        for name, feature in self.features.items():
+            if feature.dtype == "image":
+                example[name] = image_decoding(feature).tf_decode_bytes(example[name])
+                if self.unit_images:
+                    example[name] = tf.cast(example[name], tf.float32) / 255.0
         x = {n: tf.reshape(example[n], self.fed_shape(n)) for n in self.inputs}
         x = x[self.inputs[0]] if self.bare_x else x
         if len(self.labels) == 1:

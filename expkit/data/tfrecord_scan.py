@@ -22,6 +22,7 @@ import numpy as np
 from expkit.errors import DataError
 
 SCAN_BATCH = 1024
+KINDS = {"float32": "float_list", "int64": "int64_list", "image": "bytes_list"}  # what an Example stores
 KEY_SHIFT = 40  # a record's key: file index << KEY_SHIFT | record index (files of up to 10^12 records)
 _GLOB_CHARS = set("*?[")
 
@@ -46,6 +47,19 @@ def find_files(pattern: str, key: str = "dataset.path") -> list[str]:
     return files
 
 
+def tf_feature(tf, spec):
+    """The FixedLenFeature of a spec entry: an image is one bytes value, decoded after parsing."""
+    if spec.dtype == "image":
+        return tf.io.FixedLenFeature([], tf.string)
+    return tf.io.FixedLenFeature(spec.shape, getattr(tf, spec.dtype))
+
+
+def image_decoding(spec):
+    """How an image feature's bytes become uint8 of its shape: image_folder's decoding (decode, resize)."""
+    from expkit.data.image_stream import ImageDecoding
+    return ImageDecoding("grayscale" if len(spec.shape) == 2 else "rgb", (int(spec.shape[0]), int(spec.shape[1])))
+
+
 @dataclass
 class Scan:
     """What the pass found. `readable[i]`: records of file i to read (-1: all); `bad`: sorted keys."""
@@ -65,14 +79,15 @@ def _problem(record: bytes, features: dict, tf) -> str:
     except Exception:  # protobuf's DecodeError; its text adds nothing
         return "not a tf.train.Example (the bytes do not parse)"
     have = example.features.feature
-    kinds = {"float32": "float_list", "int64": "int64_list"}
     for name, spec in features.items():
         if name not in have:
             return f"no feature '{name}' (it has {', '.join(sorted(have)) or 'none'})"
         kind = have[name].WhichOneof("kind")
-        if kind != kinds[spec.dtype]:
-            return f"feature '{name}' holds a {kind}, but the spec says {spec.dtype} ({kinds[spec.dtype]})"
-        count, want = len(getattr(have[name], kind).value), int(np.prod(spec.shape))
+        if kind != KINDS[spec.dtype]:
+            return f"feature '{name}' holds a {kind}, but the spec says {spec.dtype} ({KINDS[spec.dtype]})"
+        count, want = len(getattr(have[name], kind).value), 1 if spec.dtype == "image" else int(np.prod(spec.shape))
+        if spec.dtype == "image" and count != 1:
+            return f"feature '{name}' holds {count} byte strings, but an image feature holds one encoded image"
         if count != want:
             return f"feature '{name}' holds {count} values, but its shape {list(spec.shape)} needs {want}"
     return "cannot be parsed with the spec"
@@ -107,7 +122,8 @@ class Scanner:
     def __init__(self, files, features: dict, split_code, check_rows, skip_corrupt: bool, tf):
         self.files, self.features, self.split_code = files, features, split_code
         self.check_rows, self.skip_corrupt, self.tf = check_rows, skip_corrupt, tf
-        self.tf_spec = {n: tf.io.FixedLenFeature(s.shape, getattr(tf, s.dtype)) for n, s in features.items()}
+        self.tf_spec = {n: tf_feature(tf, s) for n, s in features.items()}
+        self.images = {n: image_decoding(s) for n, s in features.items() if s.dtype == "image"}
 
     def run(self, class_label: str | None) -> Scan:
         scan = Scan(readable=[-1] * len(self.files), bad=np.zeros(0, np.int64))
@@ -142,6 +158,7 @@ class Scanner:
             valid = np.ones(int(batch.shape[0]), dtype=bool)
         except tf.errors.InvalidArgumentError:  # some record does not fit the spec: find which, one by one
             parsed = {n: np.zeros((int(batch.shape[0]), *s.shape), np.float32 if s.dtype == "float32" else np.int64)
+                      if s.dtype != "image" else np.zeros(int(batch.shape[0]), dtype=object)
                       for n, s in self.features.items()}
             valid = np.zeros(int(batch.shape[0]), dtype=bool)
             for row, record in enumerate(batch.numpy()):
@@ -153,10 +170,32 @@ class Scanner:
                 valid[row] = True
                 for name, value in one.items():
                     parsed[name][row] = value.numpy()
+        for name, decoding in self.images.items():
+            for row in self._undecodable(parsed[name], valid, decoding):
+                valid[row] = False
+                self._fail(scan, path, start + row, f"feature '{name}' is not an image TensorFlow can decode "
+                           "(PNG, JPEG, GIF or BMP bytes)")
         for row, reason in self.check_rows(parsed, valid):
             valid[row] = False
             self._fail(scan, path, start + row, reason)
         return parsed, valid
+
+    def _undecodable(self, values, valid, decoding) -> list[int]:
+        """Rows whose image bytes do not decode: one parallel tf.data pass over the batch, as image_folder's."""
+        tf = self.tf
+        rows = np.flatnonzero(valid)
+        if not rows.size:
+            return []
+        channels = 1 if decoding.color_mode == "grayscale" else 3
+
+        def readable(row, data):  # the decoded shape: known only by decoding (so the decode is not pruned)
+            return row, tf.shape(tf.io.decode_image(data, channels=channels, expand_animations=False))[0]
+
+        dataset = (tf.data.Dataset.from_tensor_slices((rows, list(values[rows])))
+                   .map(readable, num_parallel_calls=tf.data.AUTOTUNE)
+                   .ignore_errors().map(lambda row, _: row).batch(len(rows)))
+        good = {int(r) for batch in dataset.as_numpy_iterator() for r in batch}
+        return [int(r) for r in rows if int(r) not in good]
 
     def _fail(self, scan: Scan, path: str, index: int, reason: str) -> None:
         message = f"{path}: record {index}: {reason}"

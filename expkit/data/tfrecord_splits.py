@@ -136,6 +136,8 @@ def load_tfrecord_splits(cfg, first_layer: str | None) -> DataSplits:
         class_names = [str(i) for i in range(num_classes)]
         if data.labels == "one_hot":
             decoding = dataclasses.replace(decoding, one_hot=num_classes)
+    if not decoding.bare_x and data.scale in ("auto", "unit"):  # several inputs: images to [0, 1] as they are read
+        decoding = dataclasses.replace(decoding, unit_images=True)
     note = ""
     if scan.skipped:
         print(f"note: skipped {scan.skipped} bad record(s) or unreadable file end(s); the first: {scan.first_problem}",
@@ -169,15 +171,15 @@ def load_tfrecord_splits(cfg, first_layer: str | None) -> DataSplits:
 def _prepare(cfg, data, decoding: RecordDecoding, task, class_names, train, first_layer):
     """(preprocessor or None, scale, augment or None) for the input(s)."""
     if not decoding.bare_x:
-        if data.scale not in ("auto", "none") or data.augment:
+        if data.scale == "standardize" or data.augment:
             what = "dataset.augment" if data.augment else f"dataset.scale '{data.scale}'"
             raise DataError(f"{what}: several tfrecord inputs ({', '.join(decoding.inputs)}) go to the model as "
-                            "stored; store them scaled and use scale: auto or none")
-        return None, "none", None
+                            "stored (image features divided by 255 under scale auto or unit); store them scaled")
+        return None, "unit" if decoding.unit_images else "none", None
     feature = decoding.features[decoding.inputs[0]]
     raw_shape = decoding.sample_shape
     kind = "image" if len(raw_shape) in (2, 3) else "tabular"
-    scale = resolve_scale(data, kind, np.dtype(feature.dtype))
+    scale = resolve_scale(data, kind, np.dtype("uint8" if feature.dtype == "image" else feature.dtype))
     shape = sample_shape(raw_shape, data, first_layer)
     mean = std = None
     if scale == "standardize":
