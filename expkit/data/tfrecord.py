@@ -96,10 +96,9 @@ class RecordDecoding:
 
     def key(self) -> str:
         """What a disk cache of these splits depends on besides the files themselves."""
-        text = repr((sorted((n, f.dtype, tuple(f.shape)) for n, f in self.features.items()), self.inputs, self.labels,
-                     self.weight, self.seed, self.cuts, sorted(self.limits.items()), self.one_hot, self.unit_images,
-                     self.readable,
-                     self.names, self.fixed, self.bad.tobytes()))
+        spec = sorted((n, f.dtype, tuple(f.shape)) for n, f in self.features.items())
+        text = repr((spec, self.inputs, self.labels, self.weight, self.seed, self.cuts, sorted(self.limits.items()),
+                     self.one_hot, self.unit_images, self.readable, self.names, self.fixed, self.bad.tobytes()))
         return "tfrecord-" + hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def split_codes(self, tf, name, indices, fixed=-1):
