@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, PositiveInt, model_validator
+from pydantic import ConfigDict, Field, PositiveInt, TypeAdapter, ValidationError, model_validator
 
 from expkit.config.base import KeyProblem
 from expkit.config.catalog import CATALOG
-from expkit.config.components import Initializer, InitializerSpec
+from expkit.config.components import Initializer, InitializerSpec, Regularizer
 from expkit.config.layer_base import LayerSpec
 from expkit.config.plugin_specs import declared_by_plugin
+from expkit.config.plugins import plugin_names
 from expkit.errors import suggest
 
 
@@ -75,11 +76,36 @@ class PositionEmbedding(LayerSpec):
 
 
 class PluginLayer(LayerSpec):
-    """A layer a plugin declares, by its name as `type`; any other key is an argument of its class."""
+    """A layer a plugin declares, by its name as `type`; any other key is an argument of its class. An
+    argument named `*_initializer` or `*_regularizer` is read as for Keras' layers (Keras' or a plugin's)."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
     type: Annotated[str, declared_by_plugin("layers")] = Field(description=(
         "A layer a plugin declares (expkit --plugin, or an installed plugin)."))
 
+    @model_validator(mode="after")
+    def _components(self):
+        extra = self.__pydantic_extra__ or {}
+        for key, value in extra.items():
+            kind = Initializer if key.endswith("_initializer") else Regularizer if key.endswith("_regularizer") else None
+            if kind is None or value is None:
+                continue
+            try:
+                extra[key] = TypeAdapter(kind).validate_python(value)
+            except ValidationError as exc:
+                raise KeyProblem(key, _component_problem(key, exc)) from None
+        return self
+
     def keras_kwargs(self) -> dict[str, Any]:
         return {**super().keras_kwargs(), **(self.model_extra or {})}
+
+
+def _component_problem(key: str, exc: ValidationError) -> str:
+    """One line for a plugin layer's bad initializer or regularizer, with the closest name (Keras' or a
+    loaded plugin's) for an unknown one."""
+    err = exc.errors(include_url=False)[0]
+    if err["type"] != "literal_error":
+        return f"{key}: {err['msg'].removeprefix('Value error, ')}"
+    kind = "initializers" if key.endswith("_initializer") else "regularizers"
+    known = [o.strip(" '") for o in err["ctx"]["expected"].replace(" or ", ", ").split(",")] + plugin_names(kind)
+    return f"{key}: unknown {kind[:-1]} {err['input']!r}{suggest(err['input'], known)}; expected one of {', '.join(known)}"

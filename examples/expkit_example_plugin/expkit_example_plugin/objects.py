@@ -13,12 +13,15 @@ PACKAGE = "expkit_example_plugin"
 class ScaledDense(keras.layers.Layer):
     """A Dense layer whose output is multiplied by a learned scalar per unit (starts at `scale`)."""
 
-    def __init__(self, units: int, scale: float = 1.0, activation=None, **kwargs):
+    def __init__(self, units: int, scale: float = 1.0, activation=None, kernel_initializer="glorot_uniform",
+                 **kwargs):
         super().__init__(**kwargs)
         self.units, self.scale, self.activation = int(units), float(scale), keras.activations.get(activation)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
     def build(self, input_shape):
-        self.kernel = self.add_weight(shape=(input_shape[-1], self.units), initializer="glorot_uniform", name="kernel")
+        self.kernel = self.add_weight(shape=(input_shape[-1], self.units), initializer=self.kernel_initializer,
+                                      name="kernel")
         self.bias = self.add_weight(shape=(self.units,), initializer="zeros", name="bias")
         self.gain = self.add_weight(shape=(self.units,), initializer=keras.initializers.Constant(self.scale),
                                     name="gain")
@@ -31,7 +34,8 @@ class ScaledDense(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "scale": self.scale,
-                "activation": keras.activations.serialize(self.activation)}
+                "activation": keras.activations.serialize(self.activation),
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
