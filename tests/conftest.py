@@ -1,8 +1,6 @@
 """Trained runs shared by the predict and serve tests: real training, small data, once per session."""
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,10 +11,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def train_run(tmp: Path, data: dict) -> Path:
-    result = subprocess.run([sys.executable, "-m", "expkit", "train", str(write_config(tmp, data)),
-                             "--runs-dir", str(tmp / "runs")], capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return Path(result.stdout.strip().splitlines()[-1])
+    """`expkit train` in this process: the same command, without a TensorFlow import (seconds) per run.
+    What the real process adds (exit codes, signals) is tested by the CLI tests that need it."""
+    import contextlib
+    import io
+
+    from expkit.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["train", str(write_config(tmp, data)), "--runs-dir", str(tmp / "runs")])
+    assert code == 0, err.getvalue()[-3000:]
+    return Path(out.getvalue().strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="session")

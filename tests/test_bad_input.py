@@ -1,6 +1,7 @@
 """Bad input through the real CLI: `expkit train` must exit 2 with a located message and no traceback.
 
-Each case writes a YAML file, runs `python -m expkit train` in a subprocess and checks:
+Each case writes a YAML file, runs `python -m expkit train` in a subprocess (the model-building cases,
+past TensorFlow's import, run the CLI's `main` in this process) and checks:
 the exit code is 2; stderr holds the expected fragments and `file:LINE:` of the offending key
 (the line is found in the text the case wrote, never typed in by hand); there is no traceback;
 the runs folder is absent or empty (no run was started, let alone completed).
@@ -296,6 +297,19 @@ def expkit(*args, env: dict | None = None, timeout: float = 120) -> subprocess.C
                           timeout=timeout, cwd=ROOT, env={**os.environ, **(env or {})})
 
 
+def expkit_in_process(*args) -> subprocess.CompletedProcess:
+    """The CLI's `main` in this process, for cases past TensorFlow's import: the import (seconds) is paid
+    once per session instead of once per case; the real process's exit 2 is checked by the cases above."""
+    import contextlib
+    import io
+
+    from expkit.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in args])
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
 def assert_no_run(runs: Path) -> None:
     """No run folder: bad input is found before the run folder is made."""
     if runs.exists():
@@ -420,7 +434,7 @@ BUILD_CASES = [
 def test_unbuildable_model_exits_2_naming_the_layer_line(bad: Case, tmp_path):
     cfg, runs = tmp_path / "cfg.yaml", tmp_path / "runs"
     cfg.write_text(bad.yaml)
-    result = expkit("train", cfg, "--runs-dir", runs, timeout=300)
+    result = expkit_in_process("train", cfg, "--runs-dir", runs)
     check_bad_input(result, cfg, bad.yaml, bad.expect, bad.at, tmp=tmp_path, tensorflow=True)
     assert_no_run(runs)
 
@@ -532,10 +546,11 @@ def test_npy_within_the_file_but_beyond_memory_is_refused(tmp_path, monkeypatch)
 
 
 @pytest.mark.slow
-def test_predict_on_a_200_byte_npy_declaring_a_trillion_values(mnist_run, tmp_path):
+def test_predict_on_a_200_byte_npy_declaring_a_trillion_values(mnist_run, tmp_path, no_tensorflow):
+    """Refused from the header alone: before TensorFlow is imported (the environment forbids it)."""
     bomb = tmp_path / "bomb.npy"
     write_npy_header(bomb, (10**6, 10**6))
-    result = expkit("predict", mnist_run, bomb, timeout=300)
+    result = expkit("predict", mnist_run, bomb, env=no_tensorflow, timeout=300)
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert result.stderr.rstrip().splitlines()[-1] == (
         f"error: {bomb}: its header declares an array of shape (1000000, 1000000) and dtype float64 (8.0 TB), but "

@@ -35,6 +35,7 @@ def run(args) -> int:
         raise ExpkitError("--top and --batch-size must be at least 1")
     if args.output is not None:
         _check_output(args.output, args.force)
+    _check_arrays(args.inputs)
     from expkit.serving.named import NamedPredictor, named_rows
     from expkit.serving.predict import load_predictor, read_inputs, result_rows
     predictor = load_predictor(args.run)
@@ -57,6 +58,15 @@ def run(args) -> int:
         _write(args.output, rows, outputs)
         print(f"{len(rows)} predictions -> {args.output}")
     return 0
+
+
+def _check_arrays(inputs: list[Path]) -> None:
+    """An .npy/.npz whose header lies (a 200-byte file declaring 10^12 values) is refused from its header
+    alone, before TensorFlow's import and the model's load, which take seconds and cannot fix it."""
+    from expkit.data.files import check_npy_file, check_npz_file
+    for path in inputs:
+        if path.is_file() and path.suffix.lower() in (".npy", ".npz"):
+            (check_npy_file if path.suffix.lower() == ".npy" else check_npz_file)(path)
 
 
 def _check_output(out: Path, force: bool) -> None:
