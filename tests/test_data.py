@@ -405,10 +405,11 @@ def test_npz_labels_of_mixed_dtypes(tmp_path):
         load_splits(cfg(name="npz", path=str(path)), seed=0)
 
 
-def test_npz_one_hot_integer_labels(tmp_path):
-    path = write_npz(tmp_path / "d.npz", x_train=np.zeros((3, 2)), y_train=np.eye(3, dtype=int))
-    with pytest.raises(DataError, match=r"class indices of shape \(N,\), got \(3, 3\); one-hot labels: store indices"):
-        load_splits(cfg(name="npz", path=str(path)), seed=0)
+def test_npz_integer_labels_of_two_dimensions_are_a_class_per_step(tmp_path):
+    """One-hot integer rows look the same: the model check says which (tests/test_sequence_targets.py)."""
+    path = write_npz(tmp_path / "d.npz", x_train=np.zeros((4, 2)), y_train=np.eye(4, 3, dtype=int))
+    splits = load_splits(cfg(name="npz", path=str(path), validation_split=0, test_split=0.25), seed=0)
+    assert splits.y_train.shape == (3, 3) and splits.y_train.dtype == np.int64 and splits.num_classes == 2
 
 
 def test_npz_negative_class_label(tmp_path):

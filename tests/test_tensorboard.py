@@ -554,9 +554,12 @@ def png(value) -> "np.ndarray":
 
 
 @pytest.mark.slow
-def test_a_sigmoid_image_classifier_gets_a_two_class_confusion_matrix_and_dense_filters(tmp_path):
-    """Dark and light 8x8 pictures, an MLP (Flatten, Dense, one sigmoid): the first layer's image shows
-    each Dense unit's 64 weights as a picture, and the confusion matrix has two classes (threshold 0.5)."""
+@pytest.mark.parametrize("activation, loss", [
+    ("sigmoid", "binary_crossentropy"), ("linear", {"name": "binary_crossentropy", "from_logits": True})])
+def test_a_sigmoid_image_classifier_gets_a_two_class_confusion_matrix_and_dense_filters(tmp_path, activation, loss):
+    """Dark and light 8x8 pictures, an MLP (Flatten, Dense, one sigmoid unit or a logit): the first layer's
+    image shows each Dense unit's 64 weights as a picture, and the confusion matrix has two classes
+    (threshold 0.5, or 0 on a logit)."""
     import numpy as np
     from PIL import Image
     from expkit.serving import load_run_model
@@ -570,10 +573,11 @@ def test_a_sigmoid_image_classifier_gets_a_two_class_confusion_matrix_and_dense_
                 tmp_path / "images" / name / f"{i}.png")
     run = train(load_config(write_config(tmp_path, config_dict(
         [{"type": "Flatten"}, {"type": "Dense", "units": 4, "activation": "tanh"},
-         {"type": "Dense", "units": 1, "activation": "sigmoid"}], experiment={"name": "shades", "seed": 1},
+         {"type": "Dense", "units": 1, "activation": activation}], experiment={"name": "shades", "seed": 1},
         dataset={"name": "image_folder", "path": str(tmp_path / "images"), "color_mode": "grayscale",
                  "stream": False, "test_split": 0.3},
-        compile={"loss": "binary_crossentropy", "metrics": ["accuracy"],
+        compile={"loss": loss, "metrics": [{"name": "binary_accuracy", "threshold": 0.0} if activation == "linear"
+                                           else "accuracy"],
                  "optimizer": {"name": "adam", "learning_rate": 0.05}},
         training={"epochs": 3, "batch_size": 8, "verbose": 0}))), tmp_path / "runs")
     tensors = event_tensors(run / "tb")
@@ -587,4 +591,17 @@ def test_a_sigmoid_image_classifier_gets_a_two_class_confusion_matrix_and_dense_
     counts = tensors["confusion_matrix_counts"].item().decode()
     assert "| **dark** |" in counts and "| **light** |" in counts
     cells = [int(c) for line in counts.splitlines()[2:] for c in line.split("|")[2:4]]
-    assert sum(cells) == json.loads((run / "results.json").read_text())["samples"]["test"]  # each counted once
+    results = json.loads((run / "results.json").read_text())
+    assert sum(cells) == results["samples"]["test"]  # each counted once
+    accuracy = results["test"]["binary_accuracy" if activation == "linear" else "accuracy"]
+    assert (cells[0] + cells[3]) / sum(cells) == pytest.approx(accuracy, abs=1e-6)  # Keras' own threshold
+
+
+@pytest.mark.parametrize("from_logits, expected", [(False, [0, 0, 1, 0]), (True, [1, 0, 1, 0])])
+def test_one_output_unit_is_class_1_above_probability_half_or_above_logit_zero(from_logits, expected):
+    """A logit of 0.3 is a probability of 0.57: class 1, though under 0.5."""
+    import numpy as np
+    from expkit.tracking.tensorboard import labels_and_predictions
+    scores = np.array([[0.3], [-2.0], [4.0], [0.0]], dtype="float32")
+    labels, predicted, classes = labels_and_predictions(np.array([1, 0, 1, 0]), scores, 2, from_logits)
+    assert classes == 2 and predicted.tolist() == expected and labels.tolist() == [1, 0, 1, 0]

@@ -3,7 +3,8 @@ against the config file's folder by the config loader.
 
 - npz: arrays x_train, y_train, and optionally x_test + y_test and x_val + y_val. Integer, bool or
   string y is a classification target (strings -> indices of the sorted distinct values); float y
-  is a regression target. uint8 x counts as images (`scale: auto` divides by 255).
+  is a regression target. Integer y of shape (N, T) holds a class per time step (sequence tagging).
+  uint8 x counts as images (`scale: auto` divides by 255).
 - idx: a folder with train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,
   t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (uncompressed twins are accepted).
 - image_folder: one subfolder per class, classes in sorted order. Streamed by default (the paths
@@ -65,17 +66,21 @@ def _classification_or_regression(ys: list[np.ndarray], where: str):
     if kind == "f":
         return REGRESSION, ys, None, None
     if kind in "US":
+        if any(y.ndim != 1 for y in ys):
+            raise DataError(f"{where}: string labels must be one per sample, shape (N,), got "
+                            f"{', '.join(str(y.shape) for y in ys)}; a class per step of a sequence: store "
+                            "integer class indices of shape (N, T)")
         indices, names = names_to_indices(np.concatenate(ys))
         return CLASSIFICATION, np.split(indices, np.cumsum([len(y) for y in ys])[:-1]), len(names), names
     if kind not in "biu":
         raise DataError(f"{where}: labels of dtype {ys[0].dtype} are not supported; use integer class "
                         "indices, strings, or floats (regression)")
     for y in ys:
-        if y.ndim != 1:
-            raise DataError(f"{where}: integer labels must be class indices of shape (N,), got {y.shape}; one-hot "
-                            "labels: store indices (y.argmax(axis=1)) and set dataset.labels: one_hot instead; a class "
-                            f"per step of a sequence: store them one-hot as floats, shape ({', '.join(map(str, y.shape))}, "
-                            "classes), and train with categorical_crossentropy")
+        # (N, T): a class per time step of a sequence (tagging), for a (None, T, classes) output
+        if y.ndim not in (1, 2) or (y.ndim == 2 and y.shape[1:] != ys[0].shape[1:]):
+            raise DataError(f"{where}: integer labels must be class indices of shape (N,), or (N, T) for a class "
+                            f"per step of a sequence (the same T in every split), got {y.shape}; one-hot labels: "
+                            "store indices (y.argmax(axis=-1)) and set dataset.labels: one_hot instead")
         if y.size and y.min() < 0:
             raise DataError(f"{where}: class labels must be 0 or more, found {y.min()}")
     num_classes = int(max(y.max(initial=0) for y in ys)) + 1

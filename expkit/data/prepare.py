@@ -7,6 +7,7 @@ Order of operations, all deterministic given the seed:
 3. validation: the data's own (npz with x_val), else `validation_size` samples, or
    ceil(`validation_split` x N), held out from the (limited) training set after a seeded
    shuffle (stratified by class for classification). Training samples keep the shuffled order;
+   a class per time step (labels of shape (N, T)) is not stratified: a plain seeded shuffle;
 4. scaling, fitted on the final training split only (never validation or test);
 5. flatten, then channel axis; x becomes float32 (token sequences stay int32);
 6. labels: int64 class indices (sparse) or float32 one-hot; regression targets float32.
@@ -147,7 +148,9 @@ def _hold_out(x, y, size, seed, stream, task, what):
     if size >= len(x):
         raise DataError(f"{what} would take {size} of the {len(x)} training samples and leave none to "
                         "train on; use more data or a smaller fraction")
-    kept, held = holdout(len(x), size, random_generator(seed, stream), y if task == CLASSIFICATION else None)
+    # A class per step (N, T) has no one class per sample to keep in proportion.
+    stratify = task == CLASSIFICATION and (np.ndim(y) == 1 or np.shape(y)[1:] == (1,))
+    kept, held = holdout(len(x), size, random_generator(seed, stream), y if stratify else None)
     return x[kept], y[kept], x[held], y[held]
 
 
@@ -205,7 +208,8 @@ def fit_preprocessor(scale: str, raw: RawData, x_train: np.ndarray, shape: tuple
 def _labels(y, raw: RawData, cfg, split: str):
     if raw.task == REGRESSION:
         return y.astype(np.float32)
-    y = np.asarray(y).reshape(-1).astype(np.int64)
+    y = np.asarray(y)
+    y = (y.reshape(-1) if y.ndim < 2 or y.shape[1:] == (1,) else y).astype(np.int64)  # (N, T): a class per step
     if y.size and (y.min() < 0 or y.max() >= raw.num_classes):
         bad = y.min() if y.min() < 0 else y.max()
         raise DataError(f"{raw.source}: {split} label {bad} is not a class index in 0..{raw.num_classes - 1}")

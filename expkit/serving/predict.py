@@ -249,10 +249,17 @@ def _read_image(path: Path, pre: Preprocessor) -> np.ndarray:
 
 
 def result_rows(outputs: np.ndarray, labels: list[str], pre: Preprocessor, top: int = 1) -> list[dict]:
-    """One dict per sample: the input's label and either the classes with probabilities or the values."""
+    """One dict per sample: the input's label and either the classes with probabilities or the values; for
+    a class per time step, the best class at each step (and its probability): `top` does not apply."""
     if pre.task != "classification":
         return [{"input": label, "prediction": out.tolist() if out.size > 1 else float(out.reshape(-1)[0])}
                 for label, out in zip(labels, outputs)]
+    if outputs.ndim == 3:  # a class per time step (sequence tagging): the best class at each step
+        names = pre.class_names or [str(i) for i in range(outputs.shape[-1])]
+        best = outputs.argmax(axis=-1)
+        return [{"input": label, "prediction": [names[i] for i in steps],
+                 "probability": [round(float(p), 6) for p in np.take_along_axis(out, steps[:, None], -1)[:, 0]]}
+                for label, steps, out in zip(labels, best, outputs)]
     probs = outputs.reshape(len(outputs), -1)
     if probs.shape[1] == 1:  # one sigmoid unit: P(class 1)
         probs = np.concatenate([1.0 - probs, probs], axis=1)

@@ -6,7 +6,8 @@
 - `tb/` (the run itself): text `config` (the resolved config.yaml) and `run.json` (rewritten when
   the run ends), and for image classifiers the images `confusion_matrix` (test split, rows the true
   class, normalised; the counts as text `confusion_matrix_counts`; one sigmoid output: two classes,
-  threshold 0.5) and `first_layer` (the first layer's filters, a Conv2D's kernels or a Dense layer's
+  threshold 0.5, or 0 on the logit when the loss reads logits; a class per time step: every step
+  counted) and `first_layer` (the first layer's filters, a Conv2D's kernels or a Dense layer's
   units over the image, as `expkit plot --weights` draws them);
 - `tb/train`: `batch_learning_rate` per optimizer step when a schedule changes the rate inside an
   epoch (Keras logs it once per epoch), computed from the schedule at each epoch's end, so no batch
@@ -97,26 +98,36 @@ def _write_end_images(run_dir: Path, model, splits, step: int) -> None:
         if splits.task != "classification" or splits.x_test is None or not splits.num_classes:
             return
         x, y = splits.x_test[:MAX_CONFUSION], np.asarray(splits.y_test[:MAX_CONFUSION])
-        labels = y.argmax(axis=-1) if y.ndim == 2 and y.shape[1] > 1 else y.reshape(len(y))
-        predicted, classes = _predicted_classes(np.asarray(model.predict(x, batch_size=256, verbose=0)),
-                                                splits.num_classes)
-        if predicted is None:
+        scores = np.asarray(model.predict(x, batch_size=256, verbose=0))
+        found = labels_and_predictions(y, scores, splits.num_classes, bool(getattr(model.loss, "from_logits", False)))
+        if found is None:
             return
-        counts = confusion_matrix(labels, predicted, classes)
+        counts = confusion_matrix(*found)
         tf.summary.image("confusion_matrix", confusion_image(counts)[None], step=step,
                          description="Test split: rows the true class, columns the prediction, "
                          "each row as fractions (dark: most of that class).")
         tf.summary.text("confusion_matrix_counts", confusion_markdown(counts, splits.class_names), step=step)
 
 
-def _predicted_classes(scores: np.ndarray, num_classes: int) -> tuple[np.ndarray | None, int]:
-    """(predicted class per sample, number of classes): the highest score of a softmax, or, for one
-    sigmoid output (a binary classifier), class 1 above 0.5. (None, 0) for any other output."""
-    if scores.ndim == 2 and scores.shape[1] == 1 and num_classes in (1, 2):
-        return (scores[:, 0] > 0.5).astype("int64"), 2
-    if scores.ndim == 2 and scores.shape[1] == num_classes:
-        return scores.argmax(axis=-1), num_classes
-    return None, 0
+def labels_and_predictions(y: np.ndarray, scores: np.ndarray, num_classes: int,
+                           from_logits: bool = False) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """(true class, predicted class, number of classes) per sample, or per time step when the targets hold a
+    class per step ((N, T) indices or (N, T, classes) one-hot against (N, T, classes) scores: every step
+    counts once). The highest score of a softmax; for one sigmoid output (a binary classifier) class 1
+    above probability 0.5, which is a logit above 0 when the loss reads logits (`from_logits`). None for
+    any other output."""
+    one_hot = y.ndim == scores.ndim and y.shape[-1] > 1
+    labels = y.argmax(axis=-1) if one_hot else y
+    if scores.ndim == 3 and labels.ndim == 2 and scores.shape[:2] == labels.shape:  # a class per time step
+        scores, labels = scores.reshape(-1, scores.shape[-1]), labels.reshape(-1)
+    if scores.ndim != 2:
+        return None
+    labels = labels.reshape(len(labels))
+    if scores.shape[1] == 1 and num_classes in (1, 2):
+        return labels, (scores[:, 0] > (0.0 if from_logits else 0.5)).astype("int64"), 2
+    if scores.shape[1] == num_classes:
+        return labels, scores.argmax(axis=-1), num_classes
+    return None
 
 
 MAX_GRAPH_BYTES = 4_000_000  # a model config larger than this is not worth the event file

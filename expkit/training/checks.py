@@ -35,8 +35,18 @@ def input_shapes_for(cfg: ExperimentConfig, data_shape: tuple | None, locate) ->
     return {"input": written or data_shape}
 
 
-def check_outputs(cfg: ExperimentConfig, model, num_classes: int | None, locate) -> None:
-    """The last layer must produce one score per class for a classification loss."""
+def class_steps(splits) -> int | None:
+    """T when the training targets hold a class per time step: indices (N, T) or one-hot (N, T, classes)."""
+    y = getattr(splits, "y_train", None) if splits is not None else None
+    if getattr(splits, "task", None) != "classification" or not hasattr(y, "ndim"):
+        return None
+    per_step = (y.ndim == 2 and y.dtype.kind in "iu") or y.ndim == 3
+    return int(y.shape[1]) if per_step else None
+
+
+def check_outputs(cfg: ExperimentConfig, model, num_classes: int | None, locate, steps: int | None = None) -> None:
+    """The last layer must produce one score per class for a classification loss (at every step, when the
+    targets hold a class per time step: `steps`)."""
     if isinstance(cfg.compile.loss, dict):
         return  # several outputs: Keras checks each output against its target
     loss = cfg.compile.loss.name
@@ -45,6 +55,9 @@ def check_outputs(cfg: ExperimentConfig, model, num_classes: int | None, locate)
         raise BuildError(f"{where or 'config'}: compile.loss: categorical_crossentropy needs one-hot labels, but "
                          f"'{cfg.dataset.path or cfg.dataset.name}' holds class indices: set dataset.labels: one_hot, "
                          "or use sparse_categorical_crossentropy")
+    if steps and num_classes:
+        _check_step_outputs(cfg, model, num_classes, steps, loss, locate)
+        return
     if not num_classes or loss not in CLASS_LOSSES | {"binary_crossentropy"} or not cfg.model.is_sequential:
         return
     width = model.output_shape[-1]
@@ -57,3 +70,22 @@ def check_outputs(cfg: ExperimentConfig, model, num_classes: int | None, locate)
         raise BuildError(f"{where or 'config'}: model.layers[{last}] outputs {width} values per sample, but "
                          f"{loss} on '{cfg.dataset.name}' needs {want} (the dataset has {num_classes} classes): "
                          f"set units: {want} on the last layer")
+
+
+def _check_step_outputs(cfg: ExperimentConfig, model, num_classes: int, steps: int, loss: str, locate) -> None:
+    """Sequence tagging: a (None, T, classes) output scored by a categorical loss at every step."""
+    last = len(cfg.model.layers) - 1
+    where = locate(("model", "layers", last)) or "config"
+    shape = tuple(model.output_shape)
+    if len(shape) != 3 or shape[1] not in (steps, None) or shape[-1] != num_classes:
+        shown = "(" + ", ".join(str(d) for d in shape) + ")"
+        raise BuildError(f"{where}: model.layers[{last}] outputs {shown}, but the targets hold a class per time "
+                         f"step, shape (N, {steps}), so the model must output (None, {steps}, {num_classes}): a score "
+                         f"per class at every step (return_sequences: true on the recurrent layers, then Dense "
+                         f"units: {num_classes}); if the labels are one-hot rows instead, store class indices "
+                         "(y.argmax(axis=-1)), shape (N,)")
+    if loss.startswith("binary_"):
+        where = locate(("compile", "loss")) or "config"
+        raise BuildError(f"{where}: compile.loss: {loss} reads one 0/1 value per output, but the targets hold one "
+                         f"of {num_classes} classes per time step: use sparse_categorical_crossentropy on a softmax "
+                         f"output (or categorical_crossentropy with dataset.labels: one_hot)")

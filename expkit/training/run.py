@@ -16,7 +16,7 @@ from expkit.errors import DataError, ExpkitError, TrainingFailed
 from expkit.model.device import DevicePlan, apply_device, backend_env, choose_device, visible_gpus
 from expkit.model.distribution import Distribution, cluster_settings, initialize_processes, make_distribution
 from expkit.runstore import RunFolder, RunRecord, create_run_dir, identify, now, write_atomic, write_json
-from expkit.training.checks import check_outputs, first_layer_type, input_shapes_for
+from expkit.training.checks import check_outputs, class_steps, first_layer_type, input_shapes_for
 from expkit.training.fit import fit_and_evaluate
 from expkit.tracking.trial import trial_from_env, trial_record
 
@@ -69,7 +69,7 @@ def prepare(loaded: LoadedConfig, *, load_data: bool = True) -> Prepared:
         raise DataError(f"{where or loaded.file}: dataset.{key}: {exc}") from None
     front = splits.preprocessor if splits is not None and getattr(splits.preprocessor, "in_model", False) else None
     with distribution.scope():  # variables are mirrored / laid out over the devices as they are made
-        model = build_for(cfg, keras, shape, classes, steps, loaded.source.locate, plan, front)
+        model = build_for(cfg, keras, shape, classes, steps, loaded.source.locate, plan, front, class_steps(splits))
     if splits is not None:
         from expkit.model.adapt import adapt_layers
         adapt_layers(model, cfg, splits)  # TextVectorization's vocabulary: from the training split only
@@ -82,7 +82,8 @@ def _shape(splits):
     return getattr(x, "shapes", None) or splits.input_shape
 
 
-def build_for(cfg, keras, data_shape, num_classes, steps_per_epoch, locate, plan: DevicePlan, front=None):
+def build_for(cfg, keras, data_shape, num_classes, steps_per_epoch, locate, plan: DevicePlan, front=None,
+              label_steps: int | None = None):
     from expkit.model.budget import check_model_size
     from expkit.model.builder import build_model
     if isinstance(data_shape, dict):  # named arrays: each input its own, unless the config writes it
@@ -93,7 +94,7 @@ def build_for(cfg, keras, data_shape, num_classes, steps_per_epoch, locate, plan
                      cfg.training.batch_size, locate)  # before a weight is allocated
     model = build_model(cfg, shapes, steps_per_epoch=steps_per_epoch, locate=locate,
                         jit_compile=plan.jit_compile, front=front)
-    check_outputs(cfg, model, num_classes, locate)
+    check_outputs(cfg, model, num_classes, locate, label_steps)
     return model
 
 
