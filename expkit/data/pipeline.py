@@ -109,21 +109,20 @@ def _streamed(tf, splits: DataSplits, paths, y, batch_size, seed, mode, file, sh
 
 
 def _cached(tf, dataset, file, count: int, split_bytes: int):
-    """The decoded samples cached in blocks of CACHE_BLOCK, then one by one again for the shuffle.
+    """The decoded samples cached: in memory, or on disk in blocks of CACHE_BLOCK (one by one again after).
 
     Profiled (benchmarks/stream_memory.py): after the first epoch, most of a small streamed epoch went into
     its first batch, the shuffle buffer refilling from the cache one record per sample; a record per block
-    reads back many times faster. A disk cache (kept for later runs) of a split that `cache: true` would
+    read back about twice as fast (median of four passes over a 47,500-image cache: 0.69 s against 1.29 s,
+    on a loaded machine). A disk cache (kept for later runs) of a split that `cache: true` would
     keep in memory is also kept in memory for this run, so later epochs do not read the file at all."""
-    dataset = dataset.batch(CACHE_BLOCK)
     if file is None:
-        dataset = dataset.cache()
-    else:
-        dataset = dataset.cache(str(file))
-        if split_bytes <= MEMORY_CACHE_LIMIT:
-            dataset = dataset.cache()
+        return dataset.cache()
+    dataset = dataset.batch(CACHE_BLOCK).cache(str(file)).unbatch()
+    if split_bytes <= MEMORY_CACHE_LIMIT:
+        dataset = dataset.cache()  # one sample per element, as the in-memory path's cache
     # unbatch hides the count; Keras needs it to know an epoch's steps
-    return dataset.unbatch().apply(tf.data.experimental.assert_cardinality(count))
+    return dataset.apply(tf.data.experimental.assert_cardinality(count))
 
 
 def decoded(tf, decoding, keys, y=None, shuffle_keys=False, shuffle_buffer=None, seed=0):
