@@ -102,3 +102,54 @@ def test_contrastive_arguments_are_checked(tmp_path, loss, message):
     with pytest.raises(ConfigError) as exc:
         load(tmp_path, [{"type": "Dense", "units": 1}], compile={"loss": loss})
     assert message in str(exc.value), str(exc.value)
+
+
+# ---- EuclideanDistance: keras.io's siamese distance as a merge layer -----------------------------
+
+def distance_model(tmp_path, inputs=("a", "b"), b_units=4, **args):
+    layers = [{"type": "Dense", "units": 4, "inputs": "left", "name": "a"},
+              {"type": "Dense", "units": b_units, "inputs": "right", "name": "b"},
+              {"type": "EuclideanDistance", "inputs": list(inputs), "name": "distance", **args}]
+    model = {"inputs": [{"name": "left", "shape": [3]}, {"name": "right", "shape": [3]}], "outputs": ["distance"]}
+    loaded = load(tmp_path, layers, model=model)
+    return build_model(loaded.config, {}, locate=loaded.source.locate)
+
+
+def test_euclidean_distance_by_name_is_keras_io_lambda_and_loads_in_safe_mode(tmp_path):
+    import importlib.util
+    from pathlib import Path
+    from expkit.model.native import EuclideanDistance
+    twin = Path(__file__).parents[1] / "examples" / "keras_reference" / "siamese_contrastive.py"
+    spec = importlib.util.spec_from_file_location("siamese_twin", twin)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    a = np.array([[0.0, 3.0], [1.0, 1.0], [2.0, -1.0]], "float32")
+    b = np.array([[4.0, 0.0], [1.0, 1.0], [0.0, 0.0]], "float32")
+    ours = keras.ops.convert_to_numpy(EuclideanDistance()([a, b]))
+    np.testing.assert_allclose(ours, keras.ops.convert_to_numpy(module.euclidean_distance([a, b])), rtol=1e-6)
+    np.testing.assert_allclose(ours, [[5.0], [np.sqrt(1e-7)], [np.sqrt(5.0)]], rtol=1e-5)  # equal pair: the floor
+    model = distance_model(tmp_path, epsilon=1e-4)
+    assert isinstance(model.get_layer("distance"), EuclideanDistance) and model.output_shape == (None, 1)
+    model.save(tmp_path / "model.keras")
+    again = load_model_file(tmp_path / "model.keras")
+    x = {"left": np.ones((2, 3), "float32"), "right": np.zeros((2, 3), "float32")}
+    np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    assert again.get_layer("distance").epsilon == 1e-4
+
+
+@pytest.mark.parametrize("inputs, args, message", [
+    (("a", "b", "a"), {}, "model.layers[2].inputs: EuclideanDistance measures between 2 nodes, got 3: write inputs: [a, b]"),
+    (("a",), {}, "EuclideanDistance measures between 2 nodes, got 1"),
+    (("a", "b"), {"epsilon": 0}, "epsilon: must be greater than 0, got 0"),
+    (("a", "b"), {"epsilon": 1e-7, "axis": 1}, "unknown key 'axis'"),
+])
+def test_euclidean_distance_arguments_are_checked(tmp_path, inputs, args, message):
+    with pytest.raises(ConfigError) as exc:
+        distance_model(tmp_path, inputs, **args)
+    assert message in str(exc.value), str(exc.value)
+
+
+def test_euclidean_distance_between_different_shapes_is_a_located_build_error(tmp_path):
+    with pytest.raises(BuildError, match=r"exp.yaml:\d+:\d+: model.layers\[2\] \(EuclideanDistance\): .*needs two "
+                                         r"tensors of the same shape, got \(None, 4\) and \(None, 5\)"):
+        distance_model(tmp_path, b_units=5)

@@ -1,6 +1,14 @@
-"""keras.io's siamese network with one shared tower and its contrastive loss, in plain Keras (the
-squared distance as a frozen sum, like the YAML)."""
+"""keras.io's siamese network with one shared tower and its contrastive loss, in plain Keras: the
+Euclidean distance in a Lambda, as keras.io writes it (the YAML's EuclideanDistance layer)."""
 import keras
+from keras import ops
+
+
+def euclidean_distance(vects):
+    """keras.io's, word for word."""
+    x, y = vects
+    sum_square = ops.sum(ops.square(x - y), axis=1, keepdims=True)
+    return ops.sqrt(ops.maximum(sum_square, keras.backend.epsilon()))
 
 
 def build():
@@ -12,7 +20,5 @@ def build():
         for layer in tower:
             x = layer(x)
         return x
-    difference = L.Subtract()([embed(left), embed(right)])
-    squared = L.Multiply()([difference, difference])
-    distance = L.Dense(1, use_bias=False, kernel_initializer="ones", trainable=False)(squared)
+    distance = L.Lambda(euclidean_distance, output_shape=(1,))([embed(left), embed(right)])
     return keras.Model([left, right], L.Dense(1, activation="sigmoid")(L.BatchNormalization()(distance)))

@@ -32,8 +32,12 @@ def call_info(layer_type: str) -> dict:
     return LAYERS.get(layer_type, {}).get("call", {"tensors": ["inputs"], "list_of": None, "flags": {}})
 
 
+# expkit's own merges (model/native.py) and how many nodes each takes.
+NATIVE_MERGES = {"EuclideanDistance": 2}
+
+
 def is_merge(layer_type: str) -> bool:
-    return LAYERS.get(layer_type, {}).get("merge", False)
+    return layer_type in NATIVE_MERGES or LAYERS.get(layer_type, {}).get("merge", False)
 
 
 def is_recurrent(layer_type: str) -> bool:

@@ -1,11 +1,11 @@
 """The layer types that are not one keras.layers class: a layer applied again (Shared), a whole
-keras.applications model used as one layer (Application), expkit's own PositionEmbedding, and a
-plugin's layer."""
+keras.applications model used as one layer (Application), expkit's own PositionEmbedding and
+EuclideanDistance, and a plugin's layer."""
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, PositiveInt, TypeAdapter, ValidationError, model_validator
+from pydantic import ConfigDict, Field, PositiveFloat, PositiveInt, TypeAdapter, ValidationError, model_validator
 
 from expkit.config.base import KeyProblem
 from expkit.config.catalog import CATALOG
@@ -73,6 +73,19 @@ class PositionEmbedding(LayerSpec):
 
     def keras_kwargs(self) -> dict[str, Any]:
         return {**super().keras_kwargs(), "initializer": self.initializer}
+
+
+class EuclideanDistance(LayerSpec):
+    """expkit's own merge (keras.io's siamese network writes it in a Lambda, and Keras core has no square root
+    layer): the Euclidean distance between two nodes, sqrt(max(sum((a - b)^2 over the last axis), epsilon)),
+    one value per sample. Written with `inputs: [a, b]`."""
+
+    epsilon: PositiveFloat = Field(1e-7, description=(
+        "Floor under the squared distance before its square root (keras.io: keras.backend.epsilon(), 1e-7), "
+        "so that two equal embeddings give a finite gradient."))
+
+    def keras_kwargs(self) -> dict[str, Any]:
+        return {**super().keras_kwargs(), "epsilon": self.epsilon}
 
 
 class PluginLayer(LayerSpec):

@@ -20,7 +20,7 @@ from expkit.config.components import Activation
 from expkit.errors import suggest
 from expkit.config.layer_base import EXPKIT_FIELDS, KernelSpec, LayerSpec, WeightedSpec, snake_case
 from expkit.config.layer_fields import derive_spec
-from expkit.config.layer_special import Application, PluginLayer, PositionEmbedding, SharedLayer
+from expkit.config.layer_special import Application, EuclideanDistance, PluginLayer, PositionEmbedding, SharedLayer
 from expkit.config.plugins import plugin_for
 
 __all__ = ["EXPKIT_FIELDS", "KernelSpec", "LayerSpec", "WeightedSpec", "snake_case", "AnyLayer", "LAYER_CLASSES",
@@ -307,7 +307,8 @@ class LayerClasses(Mapping):
 
 
 NATIVE = {"Shared": SharedLayer, "Application": Application, "Keras": KerasLayer,
-          "PositionEmbedding": PositionEmbedding}  # expkit's own types, not keras.layers classes
+          "PositionEmbedding": PositionEmbedding,
+          "EuclideanDistance": EuclideanDistance}  # expkit's own types, not keras.layers classes
 LAYER_CLASSES = LayerClasses(LAYERS, NATIVE)
 # Every accepted spelling (class name, Keras' aliases, snake_case, lower case) -> canonical class name.
 LAYER_TYPES: dict[str, str] = {}

@@ -7,7 +7,7 @@ from pydantic import Field, PositiveInt, field_validator, model_validator
 
 from expkit.config.base import Spec, require_unique_names
 from expkit.config.components import Initializer, InitializerSpec, RegularizationSpec
-from expkit.config.catalog import call_info, tensor_slots
+from expkit.config.catalog import NATIVE_MERGES, call_info, tensor_slots
 from expkit.config.layers import MERGE_TYPES, AnyLayer, LayerSpec, SharedLayer
 from expkit.errors import suggest
 
@@ -105,6 +105,9 @@ def _call_problems(where: str, layer: LayerSpec, kind: str) -> list[tuple[str, s
             if slots is not None and key not in slots:
                 problems.append((f"{where}.inputs.{key}", f"{kind} has no call argument '{key}'"
                                  f"{suggest(key, slots)}; it reads {', '.join(slots)}"))
+    elif kind in NATIVE_MERGES and count != NATIVE_MERGES[kind]:
+        problems.append((f"{where}.inputs", f"{kind} measures between {NATIVE_MERGES[kind]} nodes, got {count}: "
+                                            "write inputs: [a, b]"))
     elif kind in MERGE_TYPES and layer.inputs is not None and count < 2:
         problems.append((f"{where}.inputs", f"{kind} merges two or more nodes, got {count}"))
     elif slots is not None and count > 1 and count > len(slots):

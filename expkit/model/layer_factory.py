@@ -72,9 +72,9 @@ def make_layer(keras, spec: LayerSpec, name: str, cfg, reg, *, no_activation=Fal
         return plugin_object("layers", spec.type)(name=name, **kwargs)
     if spec.type == "Application":
         return make_application(keras, spec, name, input_shape)
-    if spec.type == "PositionEmbedding":
-        from expkit.model.native import PositionEmbedding
-        return PositionEmbedding(name=name, **{k: keras_object(keras, v) for k, v in spec.keras_kwargs().items()})
+    if spec.type in ("PositionEmbedding", "EuclideanDistance"):  # expkit's own (model/native.py)
+        from expkit.model import native
+        return getattr(native, spec.type)(name=name, **{k: keras_object(keras, v) for k, v in spec.keras_kwargs().items()})
     kwargs = {**spec.keras_kwargs(), **model_defaults(spec, cfg, reg)}
     kwargs = {k: keras_object(keras, v) for k, v in kwargs.items()}
     if no_activation:

@@ -1,8 +1,9 @@
-"""expkit's own Keras layer and loss, for two things Keras core lacks and configs cannot write as code:
-a learned position embedding (keras_hub's PositionEmbedding, without depending on keras_hub) and the
-contrastive loss of keras.io's siamese example. Registered under the package `expkit`, so a saved
-model.keras names them `expkit>PositionEmbedding` / `expkit>ContrastiveLoss` and loads in safe mode
-once this module is imported (model/saving.py does)."""
+"""expkit's own Keras layers and loss, for things Keras core lacks and configs cannot write as code:
+a learned position embedding (keras_hub's PositionEmbedding, without depending on keras_hub), and the
+Euclidean distance and contrastive loss of keras.io's siamese example (its distance is a Lambda).
+Registered under the package `expkit`, so a saved model.keras names them `expkit>PositionEmbedding`,
+`expkit>EuclideanDistance` / `expkit>ContrastiveLoss` and loads in safe mode once this module is
+imported (model/saving.py does)."""
 from __future__ import annotations
 
 import keras
@@ -46,6 +47,40 @@ class PositionEmbedding(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "sequence_length": self.sequence_length,
                 "initializer": keras.initializers.serialize(self.initializer)}
+
+
+@keras.saving.register_keras_serializable(package="expkit")
+class EuclideanDistance(keras.layers.Layer):
+    """The distance between two tensors of the same shape, one value per sample, as keras.io's siamese
+    network computes it in a Lambda: sqrt(max(sum((a - b)^2, axis=-1, keepdims=True), epsilon)). The
+    floor keeps the gradient finite when the two are equal (the square root's derivative at 0 is not)."""
+
+    def __init__(self, epsilon: float = 1e-7, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(epsilon, (int, float)) or isinstance(epsilon, bool) or epsilon <= 0:
+            raise ValueError(f"EuclideanDistance needs epsilon, a number > 0, got {epsilon!r}")
+        self.epsilon = float(epsilon)
+
+    def build(self, input_shape):
+        shapes = [tuple(s) for s in input_shape] if isinstance(input_shape, (list, tuple)) and input_shape \
+            and isinstance(input_shape[0], (list, tuple)) else None
+        if shapes is None or len(shapes) != 2:
+            raise ValueError("EuclideanDistance measures between two tensors: call it on a list [a, b] "
+                             "(inputs: [a, b] in a config)")
+        if shapes[0][1:] != shapes[1][1:]:
+            raise ValueError(f"EuclideanDistance needs two tensors of the same shape, got {shapes[0]} and "
+                             f"{shapes[1]}: give both sides the same embedding size")
+
+    def call(self, inputs):
+        a, b = inputs
+        sum_square = ops.sum(ops.square(a - b), axis=-1, keepdims=True)
+        return ops.sqrt(ops.maximum(sum_square, ops.cast(self.epsilon, sum_square.dtype)))
+
+    def compute_output_shape(self, input_shape):
+        return (*tuple(input_shape[0])[:-1], 1)
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}
 
 
 @keras.saving.register_keras_serializable(package="expkit")

@@ -11,7 +11,7 @@ def load_model_file(model_file: Path):
     """A `.keras` file loaded in Keras' safe mode (no code from the file is run)."""
     keras = import_keras()
     import expkit.model.schedules  # noqa: F401  (a saved optimizer may name expkit>OneCycle)
-    import expkit.model.native  # noqa: F401  (expkit>PositionEmbedding, expkit>ContrastiveLoss)
+    import expkit.model.native  # noqa: F401  (expkit>PositionEmbedding, expkit>EuclideanDistance, expkit>ContrastiveLoss)
     from expkit.model.plugin_models import load_needed_plugins
     load_needed_plugins(model_file)  # a plugin's classes, named in the file, registered before loading
     try:
