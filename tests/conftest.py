@@ -1,6 +1,7 @@
 """Trained runs shared by the predict and serve tests: real training, small data, once per session."""
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,18 +11,24 @@ from tests.helpers import config_dict, write_config
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def train_run(tmp: Path, data: dict) -> Path:
-    """`expkit train` in this process: the same command, without a TensorFlow import (seconds) per run.
-    What the real process adds (exit codes, signals) is tested by the CLI tests that need it."""
+def expkit_in_process(*args) -> subprocess.CompletedProcess:
+    """The CLI's `main` in this process, for steps whose process is not what a test checks (training a run
+    to test something else): TensorFlow's import (seconds) is paid once per session, not once per step.
+    Exit codes, signals and "never imports TensorFlow" stay checked by the tests that start real processes."""
     import contextlib
     import io
 
     from expkit.cli import main
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(["train", str(write_config(tmp, data)), "--runs-dir", str(tmp / "runs")])
-    assert code == 0, err.getvalue()[-3000:]
-    return Path(out.getvalue().strip().splitlines()[-1])
+        code = main([str(a) for a in args])
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
+def train_run(tmp: Path, data: dict) -> Path:
+    result = expkit_in_process("train", write_config(tmp, data), "--runs-dir", tmp / "runs")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return Path(result.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="session")

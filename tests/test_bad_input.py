@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import expkit_in_process
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # A valid config; every case below breaks it in one place (test_base_config_is_valid guards it).
@@ -295,19 +297,6 @@ def no_tensorflow(tmp_path_factory) -> dict[str, str]:
 def expkit(*args, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "expkit", *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, cwd=ROOT, env={**os.environ, **(env or {})})
-
-
-def expkit_in_process(*args) -> subprocess.CompletedProcess:
-    """The CLI's `main` in this process, for cases past TensorFlow's import: the import (seconds) is paid
-    once per session instead of once per case; the real process's exit 2 is checked by the cases above."""
-    import contextlib
-    import io
-
-    from expkit.cli import main
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main([str(a) for a in args])
-    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 def assert_no_run(runs: Path) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import expkit_in_process
 from tests.helpers import config_dict, write_config
 
 pytestmark = pytest.mark.slow
@@ -31,7 +32,7 @@ def run_dir(tmp_path_factory):
                                 "scale": "standardize"},
                        compile={"loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]},
                        training={"epochs": 1})
-    result = expkit("train", write_config(tmp, data), "--runs-dir", tmp / "runs")
+    result = expkit_in_process("train", write_config(tmp, data), "--runs-dir", tmp / "runs")
     assert result.returncode == 0, result.stderr[-2000:]
     return Path(result.stdout.strip().splitlines()[-1])
 
@@ -60,7 +61,7 @@ def test_keras_and_savedmodel_exports_predict_like_the_run(run_dir, raw_and_expe
     import tensorflow as tf
     x, expected = raw_and_expected
 
-    result = expkit("export", run_dir)
+    result = expkit_in_process("export", run_dir)
     assert result.returncode == 0, result.stderr
     keras_file = Path(result.stdout.strip().splitlines()[-1])
     assert keras_file == run_dir / "export" / "keras" / "model.keras"
@@ -68,7 +69,7 @@ def test_keras_and_savedmodel_exports_predict_like_the_run(run_dir, raw_and_expe
     np.testing.assert_allclose(keras.saving.load_model(keras_file, safe_mode=True).predict(x, verbose=0), expected,
                                rtol=1e-6)
 
-    result = expkit("export", run_dir, "--format", "savedmodel")
+    result = expkit_in_process("export", run_dir, "--format", "savedmodel")
     assert result.returncode == 0, result.stderr
     version = Path(result.stdout.strip().splitlines()[-1])
     assert version == run_dir / "export" / "savedmodel" / "1"  # TF Serving's versioned layout
@@ -80,11 +81,15 @@ def test_keras_and_savedmodel_exports_predict_like_the_run(run_dir, raw_and_expe
 
 def test_an_existing_export_is_kept_unless_forced(run_dir, tmp_path):
     out = tmp_path / "k"
-    assert expkit("export", run_dir, "--out", out).returncode == 0
-    again = expkit("export", run_dir, "--out", out)
+    assert expkit_in_process("export", run_dir, "--out", out).returncode == 0
+    kept = (out / "model.keras").stat().st_mtime_ns
+    again = expkit("export", run_dir, "--out", out)  # the real command's exit code
     assert again.returncode == 2 and "exists: choose another --out, or pass --force" in again.stderr
     assert "Traceback" not in again.stderr
-    assert expkit("export", run_dir, "--out", out, "--force").returncode == 0
+    assert (out / "model.keras").stat().st_mtime_ns == kept
+    (out / "stale").write_text("from the export before")
+    assert expkit_in_process("export", run_dir, "--out", out, "--force").returncode == 0
+    assert (out / "model.keras").is_file() and not (out / "stale").exists()  # replaced, not merged
 
 
 @pytest.mark.parametrize("case,message", [
@@ -102,7 +107,7 @@ def test_export_bad_input(run_dir, tmp_path, case, message):
 def test_litert_export_predicts_like_the_run_in_the_litert_interpreter(run_dir, raw_and_expected, tmp_path):
     interpreter_module = pytest.importorskip("ai_edge_litert.interpreter")
     x, expected = raw_and_expected
-    result = expkit("export", run_dir, "--format", "litert", "--out", tmp_path / "lite")
+    result = expkit_in_process("export", run_dir, "--format", "litert", "--out", tmp_path / "lite")
     assert result.returncode == 0, result.stderr[-2000:]
     model_file = Path(result.stdout.strip().splitlines()[-1])
     assert model_file == tmp_path / "lite" / "model.tflite" and (model_file.parent / "preprocessing.json").is_file()
@@ -119,7 +124,7 @@ def test_litert_export_predicts_like_the_run_in_the_litert_interpreter(run_dir, 
 def test_onnx_export_predicts_like_the_run_in_onnxruntime(run_dir, raw_and_expected):
     onnxruntime = pytest.importorskip("onnxruntime")
     x, expected = raw_and_expected
-    result = expkit("export", run_dir, "--format", "onnx")
+    result = expkit_in_process("export", run_dir, "--format", "onnx")
     assert result.returncode == 0, result.stderr[-2000:]
     model_file = Path(result.stdout.strip().splitlines()[-1])
     assert model_file == run_dir / "export" / "onnx" / "model.onnx"

@@ -18,15 +18,11 @@ import pytest
 
 from expkit.config.dataset import DatasetConfig
 from expkit.data import load_splits
+from tests.conftest import expkit_in_process
 from tests.helpers import config_dict, load
 
 ROOT = Path(__file__).resolve().parents[1]
 OLD_RUN = next((ROOT / "tests" / "fixtures" / "runs").iterdir())
-
-
-def expkit(*args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "expkit", *map(str, args)], capture_output=True, text=True,
-                          cwd=ROOT, timeout=timeout)
 
 
 @pytest.mark.parametrize("dataset, first, layers", [
@@ -88,15 +84,10 @@ def test_savedmodel_takes_the_raw_json_that_expkit_serve_takes(tmp_path):
                        compile={"loss": "sparse_categorical_crossentropy", "optimizer": "adam"},
                        training={"epochs": 1, "batch_size": 64})
     from tests.helpers import write_config
-    result = expkit("train", write_config(tmp_path, data), "--runs-dir", tmp_path / "runs")
+    # Training and the export run in this process (they are not what is tested); the server is a real one.
+    result = expkit_in_process("train", write_config(tmp_path, data), "--runs-dir", tmp_path / "runs")
     assert result.returncode == 0, result.stderr[-2000:]
     run = Path(result.stdout.strip().splitlines()[-1])
-    result = expkit("export", run, "--format", "savedmodel")
-    assert result.returncode == 0, result.stderr[-2000:]
-    version = Path(result.stdout.strip().splitlines()[-1])
-
-    images = load_splits(DatasetConfig(name="mnist", limit=10, test_limit=5), 0).x_test  # scaled: undo below
-    body = json.dumps({"instances": np.rint(images * 255).astype(int).tolist()}).encode()  # raw 0..255 pixels
 
     port, log = free_port(), tmp_path / "serve.log"
     with log.open("w") as out:
@@ -104,6 +95,11 @@ def test_savedmodel_takes_the_raw_json_that_expkit_serve_takes(tmp_path):
                                 stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
                                 env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     try:
+        result = expkit_in_process("export", run, "--format", "savedmodel")  # while the server starts
+        assert result.returncode == 0, result.stderr[-2000:]
+        version = Path(result.stdout.strip().splitlines()[-1])
+        images = load_splits(DatasetConfig(name="mnist", limit=10, test_limit=5), 0).x_test  # scaled: undo below
+        body = json.dumps({"instances": np.rint(images * 255).astype(int).tolist()}).encode()  # raw 0..255 pixels
         deadline, served = time.monotonic() + 120, None
         while served is None:
             try:
@@ -132,7 +128,7 @@ def test_a_run_from_before_still_predicts(tmp_path):
     pre = json.loads((run / "preprocessing.json").read_text())
     assert "in_model" not in pre  # preprocessing outside the model
     np.save(tmp_path / "x.npy", np.array([[1.0, 1.0], [1.0, -1.0]]))
-    result = expkit("predict", run, tmp_path / "x.npy")
+    result = expkit_in_process("predict", run, tmp_path / "x.npy")
     assert result.returncode == 0, result.stderr[-2000:]
     assert len(result.stdout.strip().splitlines()) == 2
     from expkit.serving.predict import load_predictor
