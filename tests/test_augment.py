@@ -11,6 +11,7 @@ import pytest
 from expkit.config.dataset import DatasetConfig
 from expkit.data import load_splits, make_pipelines
 from expkit.errors import DataError
+from tests.conftest import expkit_in_process
 from tests.helpers import config_dict, write_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,8 +90,7 @@ def test_the_saved_model_has_no_augmentation(tmp_path):
                         {"type": "Dense", "units": 10, "activation": "softmax"}],
                        dataset={"name": "mnist", "limit": 128, "test_limit": 16, "augment": FLIP_ROTATE},
                        compile={"loss": "sparse_categorical_crossentropy", "optimizer": "adam"})
-    result = subprocess.run([sys.executable, "-m", "expkit", "train", str(write_config(tmp_path, data)),
-                             "--runs-dir", str(tmp_path / "runs")], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    result = expkit_in_process("train", write_config(tmp_path, data), "--runs-dir", tmp_path / "runs")
     assert result.returncode == 0, result.stderr[-2000:]
     from expkit.model.saving import load_model_file
     model = load_model_file(Path(result.stdout.strip().splitlines()[-1]) / "model.keras")

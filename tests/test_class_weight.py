@@ -3,8 +3,6 @@ reports is the class-weighted mean of the per-sample losses, as its docs say."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +10,9 @@ import pytest
 
 from expkit.data.weights import resolve_class_weight
 from expkit.errors import DataError
+from tests.conftest import expkit_in_process
 from tests.helpers import config_dict, write_config
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_balanced_weights_are_n_over_classes_times_count():
@@ -62,8 +60,7 @@ def train(tmp_path: Path, name: str, class_weight=None, code: int = 0):
                        compile={"loss": "sparse_categorical_crossentropy",
                                 "optimizer": {"name": "sgd", "learning_rate": 1e-9}},  # the weights barely move
                        training=training)
-    result = subprocess.run([sys.executable, "-m", "expkit", "train", str(write_config(tmp_path, data, f"{name}.yaml")),
-                             "--runs-dir", str(tmp_path / "runs")], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    result = expkit_in_process("train", write_config(tmp_path, data, f"{name}.yaml"), "--runs-dir", tmp_path / "runs")
     assert result.returncode == code, result.stderr[-2000:]
     return Path(result.stdout.strip().splitlines()[-1]) if code == 0 else result
 

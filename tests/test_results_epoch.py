@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from expkit.analysis.compare import compare_runs
+from tests.conftest import expkit_in_process
 from helpers import config_dict, write_config
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
@@ -29,9 +25,7 @@ def test_early_stopping_results_are_the_restored_epochs(tmp_path):
                        training={"epochs": 8, "verbose": 0, "callbacks": {
                            "early_stopping": {"monitor": "val_loss", "patience": 2, "min_delta": 0.5}}})
     runs = tmp_path / "runs"
-    done = subprocess.run([sys.executable, "-m", "expkit", "train", str(write_config(tmp_path, data)),
-                           "--runs-dir", str(runs)], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"})
+    done = expkit_in_process("train", write_config(tmp_path, data), "--runs-dir", runs)
     assert done.returncode == 0, done.stderr
     (run_dir,) = runs.iterdir()
     results = json.loads((run_dir / "results.json").read_text())
