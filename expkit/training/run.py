@@ -33,8 +33,9 @@ class Prepared:
 
 def prepare(loaded: LoadedConfig, *, load_data: bool = True) -> Prepared:
     """Device, seeds, data and model: every input error surfaces here, before anything is written."""
-    from expkit.data import describe_input
-    from expkit.data.multi import effective_dataset, load_for_model, named_input_shapes, uses_named_arrays
+    from expkit.data.describe import describe_model_input
+    from expkit.data.multi import (effective_dataset, load_for_model, named_input_shapes, takes_raw_inputs,
+                                   uses_named_arrays)
     cfg = loaded.config
     if cfg.tracking is not None and cfg.tracking.mlflow is not None:  # before anything is written
         from expkit.tracking.mlflow import require_mlflow
@@ -56,18 +57,23 @@ def prepare(loaded: LoadedConfig, *, load_data: bool = True) -> Prepared:
         if load_data:
             splits = load_for_model(cfg, first)
             shape, classes, steps = _shape(splits), splits.num_classes, _steps(splits, cfg)
-        else:
-            splits = None
+        else:  # validate --build, summary: the model training would build, with its preprocessing front
+            splits = front = None
             if uses_named_arrays(cfg):
                 shape, classes = named_input_shapes(cfg), None
             else:
-                shape, classes, _task = describe_input(effective_dataset(cfg), first)
+                shape, classes, _task, front = describe_model_input(effective_dataset(cfg), first,
+                                                                    raw_inputs=takes_raw_inputs(cfg))
+                written = cfg.model.input_shape or (cfg.model.inputs[0].shape if cfg.model.inputs else None)
+                if written and tuple(written) != tuple(shape):
+                    front = None  # the dataset only stands in (validate --build): the written shape is the input
             steps = None
     except DataError as exc:
         key = "path" if cfg.dataset.path else "name"
         where = loaded.source.locate(("dataset", key))
         raise DataError(f"{where or loaded.file}: dataset.{key}: {exc}") from None
-    front = splits.preprocessor if splits is not None and getattr(splits.preprocessor, "in_model", False) else None
+    if splits is not None:
+        front = splits.preprocessor if getattr(splits.preprocessor, "in_model", False) else None
     with distribution.scope():  # variables are mirrored / laid out over the devices as they are made
         model = build_for(cfg, keras, shape, classes, steps, loaded.source.locate, plan, front, class_steps(splits))
     if splits is not None:
