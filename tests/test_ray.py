@@ -43,42 +43,74 @@ def _free_port() -> int:
 
 
 def _cluster_pids(temp_dir: str) -> list[int]:
-    pids = []
+    """The processes whose command line names `temp_dir`, and their descendants: Ray's agents rename
+    themselves (ray::DashboardAgent, ray::RuntimeEnvAgent), so only their parent names the folder."""
+    named, children = set(), {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
+                state, parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+                if state == "Z":  # ended, waiting for its parent to read its exit status
+                    continue
                 if temp_dir.encode() in (entry / "cmdline").read_bytes():
-                    pids.append(int(entry.name))
-            except OSError:
+                    named.add(int(entry.name))
+            except (OSError, ValueError):
                 continue
-    return pids
+            parent = int(parent)
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = set(), list(named)
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.add(pid)
+            todo.extend(children.get(pid, []))
+    return sorted(found)
 
 
 def _stop(temp_dir: str) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in _cluster_pids(temp_dir):
+    for sig, grace in ((signal.SIGTERM, 5), (signal.SIGKILL, 15)):
+        pids = _cluster_pids(temp_dir)  # all of them before any goes: an orphan is re-parented to init
+        for pid in pids:
             try:
                 os.kill(pid, sig)
             except ProcessLookupError:
                 pass
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + grace
         while _cluster_pids(temp_dir) and time.monotonic() < deadline:
             time.sleep(0.5)
+
+
+# Ray turns --node-ip-address 127.0.0.1 (and a local instance's address) into the machine's outward
+# address (ray._private.services.resolve_ip_for_localhost). The nodes take other loopback addresses, which
+# Ray keeps as given: on Linux all of 127.0.0.0/8 is loopback, so no traffic leaves `lo`.
+HEAD_IP, NODE_IP = "127.0.0.2", "127.0.0.3"
+
+
+def ray_env(temp_dir: str, **extra: str) -> dict:
+    """The environment of a test's Ray processes and sweeps: a HOME of their own, so Ray's token file
+    (~/.ray/auth_token, which a local instance writes) neither comes from nor goes to the user's."""
+    home = Path(temp_dir) / "home"
+    home.mkdir(exist_ok=True)
+    return {**os.environ, "HOME": str(home), "PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0", **extra}
+
+
+def node_args(ip: str, temp_dir: str) -> list[str]:
+    return ["--node-ip-address", ip, "--num-cpus", "1", "--object-store-memory", "80000000",
+            "--temp-dir", temp_dir, "--disable-usage-stats"]
 
 
 @pytest.fixture(scope="module")
 def cluster():
     temp_dir = tempfile.mkdtemp(prefix="expkit-ray-")
     port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0"}
-    common = ["--node-ip-address", "127.0.0.1", "--num-cpus", "1", "--object-store-memory", "80000000",
-              "--temp-dir", temp_dir, "--disable-usage-stats"]
+    env = ray_env(temp_dir)
     try:
-        for cmd in ([RAY, "start", "--head", "--port", str(port), "--include-dashboard=false", *common],
-                    [RAY, "start", "--address", f"127.0.0.1:{port}", *common]):
+        for cmd in ([RAY, "start", "--head", "--port", str(port), "--include-dashboard=false",
+                     *node_args(HEAD_IP, temp_dir)],
+                    [RAY, "start", "--address", f"{HEAD_IP}:{port}", *node_args(NODE_IP, temp_dir)]):
             started = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
             assert started.returncode == 0, started.stdout[-2000:] + started.stderr[-2000:]
-        yield f"127.0.0.1:{port}", env
+        yield f"{HEAD_IP}:{port}", env
     finally:
         _stop(temp_dir)
 
@@ -193,15 +225,14 @@ def test_a_sweep_folder_a_node_cannot_write_stops_the_sweep_before_training(tmp_
     runs.mkdir()
     temp_dir = tempfile.mkdtemp(prefix="expkit-ray-")
     port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0"}
+    env = ray_env(temp_dir)
     readonly = 'mount --bind "$0" "$0" && mount -o remount,ro,bind "$0" && exec "$@"'
     try:
         started = subprocess.run([*prefix, "sh", "-c", readonly, str(runs), RAY, "start", "--head", "--port", str(port),
-                                  "--include-dashboard=false", "--node-ip-address", "127.0.0.1", "--num-cpus", "1",
-                                  "--object-store-memory", "80000000", "--temp-dir", temp_dir,
-                                  "--disable-usage-stats"], env=env, capture_output=True, text=True, timeout=180)
+                                  "--include-dashboard=false", *node_args(HEAD_IP, temp_dir)],
+                                 env=env, capture_output=True, text=True, timeout=180)
         assert started.returncode == 0, started.stdout[-2000:] + started.stderr[-2000:]
-        result = sweep(write(tmp_path), "--runs-dir", runs, "--executor", "ray", "--address", f"127.0.0.1:{port}",
+        result = sweep(write(tmp_path), "--runs-dir", runs, "--executor", "ray", "--address", f"{HEAD_IP}:{port}",
                        env=env, timeout=300)
     finally:
         _stop(temp_dir)
@@ -214,8 +245,9 @@ def test_a_sweep_folder_a_node_cannot_write_stops_the_sweep_before_training(tmp_
 @pytest.mark.slow
 def test_without_address_the_sweep_starts_a_local_ray_instance_and_ends_it(tmp_path):
     temp_dir = tempfile.mkdtemp(prefix="expkit-ray-")  # where the local instance lives: its processes are found by it
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    env.update({"PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0", "RAY_TMPDIR": temp_dir})
+    # One node only: Ray's single-machine mode (the default on macOS and Windows) keeps it on 127.0.0.1.
+    env = ray_env(temp_dir, RAY_TMPDIR=temp_dir, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")
+    env.pop("RAY_ADDRESS", None)
     config = write(tmp_path, sweep={"grid": {LR: [0.1, 0.01]}}, training={"epochs": 1, "verbose": 2})
     try:
         result = sweep(config, "--runs-dir", tmp_path / "runs", "--executor", "ray", env=env, timeout=300)

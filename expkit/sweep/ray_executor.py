@@ -185,9 +185,11 @@ def _cancel(ray, pending: dict, on_done) -> None:
     """Ctrl-C: cancel the submitted tasks; a run that had started records how it ended."""
     for ref in pending:
         ray.cancel(ref)
+    # One wait for all of them (each stopping run saves and records itself at the same time), not one per run.
+    ray.wait(list(pending), num_returns=len(pending), timeout=90)
     for ref, (point, run_dir, started) in pending.items():
         try:
-            ray.get(ref, timeout=90)
+            ray.get(ref, timeout=0)
         except Exception:  # noqa: BLE001  (cancelled, or never started: the run folder tells)
             pass
         if RunFolder(run_dir).is_run:  # it had started: its run.json says whether it finished first
