@@ -217,3 +217,27 @@ def test_plugins_given_on_the_command_line_reach_the_processes_expkit_starts(tmp
     assert os.environ[plugins.PLUGINS_ENV] == str(PLUGIN_DIR)
     child = expkit("validate", write(tmp_path, config()), env=dict(os.environ))  # no --plugin: inherited
     assert child.returncode == 0, child.stderr
+
+
+@pytest.mark.parametrize("initializer", ["scaled_normal", {"name": "scaled_normal", "gain": 0.5, "seed": 3},
+                                         {"class_name": "scaled_normal", "config": {"gain": 0.5, "seed": 3}}])
+def test_plugin_components_inside_an_escape_hatch_config_are_resolved_at_any_depth(tmp_path, loaded, initializer):
+    """type: keras takes a Keras-serialized config: a plugin's initializer or regularizer there, by its declared
+    name, the native {name: ...} form or Keras' {class_name, config}, is the plugin's object, as natively."""
+    from expkit.config import load_config
+    from expkit.model.builder import build_model
+    objects = loaded.load_objects(loaded.plugin_for("initializers", "scaled_normal"))
+    layers = [{"type": "keras", "class_name": "Dense", "config": {"units": 4, "kernel_initializer": initializer,
+                                                                  "bias_regularizer": "soft_l1"}},
+              {"type": "keras", "class_name": "Bidirectional", "config": {"layer": {
+                  "class_name": "LSTM", "config": {"units": 2, "recurrent_initializer": initializer}}}}]
+    config = load_config(write(tmp_path, {"experiment": {"name": "hatch"}, "dataset": {"name": "xor"},
+                                          "model": {"input_shape": [3, 2], "layers": layers},
+                                          "compile": {"loss": "mse"}}))
+    model = build_model(config.config, {"input": (3, 2)}, locate=config.source.locate)
+    dense, lstm = model.layers[0], model.layers[1].forward_layer
+    gain = 1.0 if isinstance(initializer, str) else 0.5
+    for found in (dense.kernel_initializer, lstm.cell.recurrent_initializer):
+        assert isinstance(found, objects.ScaledNormal) and found.gain == gain
+    assert isinstance(dense.bias_regularizer, objects.SoftL1)
+    assert model.layers[1].backward_layer.cell.recurrent_initializer.gain == gain  # Keras copies the forward layer

@@ -244,9 +244,15 @@ class KerasLayer(LayerSpec):
         for key, item in _nested_items(value):
             if key in ("module", "registered_name", "function", "function_type"):
                 raise ValueError(f"config may not hold '{key}' (it would import or run code), got {item!r}")
-            if key == "class_name" and item not in LAYERS and not str(item)[:1].isupper():
+            if key == "class_name" and item not in LAYERS and not str(item)[:1].isupper() and not _plugin_component(item):
                 raise ValueError(f"config names the class {item!r}, which is not a Keras class name")
         return value
+
+
+def _plugin_component(name) -> bool:
+    """A plugin's initializer or regularizer, by its declared name (model/layer_factory.py builds it)."""
+    from expkit.config.plugins import plugin_for
+    return any(plugin_for(kind, name) is not None for kind in ("initializers", "regularizers"))
 
 
 def _nested_items(value):

@@ -41,7 +41,39 @@ def _escape_hatch(keras, spec, name: str, defaults: dict):
     serialized = {k: keras.saving.serialize_keras_object(keras_object(keras, v)) for k, v in defaults.items()
                   if k not in spec.config}
     return keras.layers.deserialize({"module": "keras.layers", "class_name": spec.class_name,
-                                     "config": {**serialized, **spec.config, "name": name}})
+                                     "config": {**serialized, **_with_plugin_components(keras, spec.config),
+                                                "name": name}})
+
+
+_PLUGIN_KINDS = {"_initializer": "initializers", "_regularizer": "regularizers"}
+
+
+def _with_plugin_components(keras, config):
+    """`config` with every *_initializer / *_regularizer (at any depth) that names a plugin's object, as its
+    declared name, {name: ..., args} (the native form) or {class_name: ..., config: {args}} (Keras' form),
+    replaced by that object serialized with its registered name, which Keras' deserializer finds once the
+    plugin is loaded. Keras' own names and forms stay as they are; a layer nested in the config gets the
+    module Keras' deserializer looks its class up in (a config may not write one: module/registered_name
+    are refused as code loading)."""
+    from expkit.config.plugins import plugin_for, plugin_object
+    if isinstance(config, list):
+        return [_with_plugin_components(keras, item) for item in config]
+    if not isinstance(config, dict):
+        return config
+    from expkit.config.catalog import LAYERS
+    # A layer inside the config (a Bidirectional's): Keras' deserializer needs its module to find the class.
+    out = {"module": "keras.layers"} if config.get("class_name") in LAYERS and "config" in config else {}
+    for key, value in config.items():
+        kind = next((k for suffix, k in _PLUGIN_KINDS.items() if str(key).endswith(suffix)), None)
+        name, args = value, {}
+        if isinstance(value, dict):
+            name = value.get("class_name", value.get("name"))
+            args = value.get("config", {}) if "class_name" in value else {k: v for k, v in value.items() if k != "name"}
+        if kind and plugin_for(kind, name) is not None and isinstance(args, dict):
+            out[key] = keras.saving.serialize_keras_object(plugin_object(kind, name)(**args))
+        else:
+            out[key] = _with_plugin_components(keras, value)
+    return out
 
 
 def model_defaults(spec: LayerSpec, cfg, reg) -> dict:
