@@ -25,6 +25,7 @@ from expkit.config.optim import OPTIMIZERS
 from expkit.tracking.hparams import (DEFAULT_KEYS, LR_KEY, SCHEDULE_KEY, SWEEP_ENV, domain_for, has_hparams, hparam_value,
                             hparams_for_run, keras_default_learning_rate, log_run_hparams, metrics_for,
                             sweep_hparams_from_env, write_hparams)
+from tests.conftest import expkit_in_process
 from tests.helpers import config_dict, write_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -234,19 +235,17 @@ def runs(tmp_path_factory) -> dict:
                      "b.yaml")
     jobs = [(a, root, [], None), (b, root, [], None)]
     jobs += [(a, sweep, ["--set", f"{LR_KEY}={lr}"], SWEEP_ENV_VALUE) for lr in SWEEP_LRS]
-    started = []
-    for config, runs_dir, extra, sweep_env in jobs:  # all at once: most of the time is TensorFlow's import
-        env = {k: v for k, v in os.environ.items() if k != SWEEP_ENV}
-        if sweep_env:
-            env[SWEEP_ENV] = sweep_env  # as `expkit sweep` sets it for each point
-        cmd = [sys.executable, "-m", "expkit", "train", str(config), "--runs-dir", str(runs_dir), *extra]
-        started.append((subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                         text=True), env))
     folders = []
-    for proc, env in started:
-        out, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err[-3000:]
-        run_dir = Path(out.strip().splitlines()[-1])
+    for config, runs_dir, extra, sweep_env in jobs:  # in this process: TensorFlow's import is paid once
+        env = {k: v for k, v in os.environ.items() if k != SWEEP_ENV}
+        with pytest.MonkeyPatch.context() as patch:
+            patch.delenv(SWEEP_ENV, raising=False)
+            if sweep_env:
+                env[SWEEP_ENV] = sweep_env  # as `expkit sweep` sets it for each point
+                patch.setenv(SWEEP_ENV, sweep_env)
+            result = expkit_in_process("train", config, "--runs-dir", runs_dir, *extra)
+        assert result.returncode == 0, result.stderr[-3000:]
+        run_dir = Path(result.stdout.strip().splitlines()[-1])
         # Once the trainer logs its own hparams this finds them and writes nothing: the test still holds.
         log_run_hparams(run_dir, *sweep_hparams_from_env(env))
         folders.append(run_dir)
