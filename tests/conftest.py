@@ -18,10 +18,14 @@ def expkit_in_process(*args) -> subprocess.CompletedProcess:
     import contextlib
     import io
 
+    import sys
+
     from expkit.cli import main
+    argv = [str(a) for a in args]
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main([str(a) for a in args])
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys, "argv", ["expkit", *argv])  # run.json records the command, as `python -m expkit` gives it
+        code = main(argv)
     return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 

@@ -1,4 +1,6 @@
-"""`expkit train` end to end, in a real subprocess, with real TensorFlow training on small data."""
+"""`expkit train` end to end, with real TensorFlow training on small data: in a real subprocess where the
+process is what is checked (a complete run folder from the command, the exit code 130 on SIGINT); the
+other cases run the same CLI in this process, which imports TensorFlow once instead of once per run."""
 from __future__ import annotations
 
 import csv
@@ -16,6 +18,7 @@ import numpy as np
 import pytest
 import yaml
 
+from tests.conftest import expkit_in_process
 from tests.helpers import config_dict, write_config
 
 pytestmark = pytest.mark.slow
@@ -115,8 +118,8 @@ def test_train_small_idx_dataset_with_overrides(tmp_path):
                        compile={"loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]},
                        training={"epochs": 2, "callbacks": {"checkpoint": {"monitor": "val_loss"}}})
     cfg = write_config(tmp_path, data)
-    result = expkit("train", cfg, "--runs-dir", tmp_path / "runs", "--set", "training.epochs=3",
-                    "--name", "renamed")
+    result = expkit_in_process("train", cfg, "--runs-dir", tmp_path / "runs", "--set", "training.epochs=3",
+                               "--name", "renamed")
     run = run_folder(result)
     results = check_run_folder(run, 3, "renamed")
     assert results["samples"] == {"train": 192, "val": 48, "test": 60}
@@ -131,7 +134,7 @@ def test_training_that_diverges_is_recorded_as_failed(tmp_path):
                        dataset={"name": "house_prices", "samples": 200, "scale": "none"},
                        compile={"loss": "mse", "optimizer": {"name": "sgd", "learning_rate": 1000.0}},
                        training={"epochs": 3})
-    result = expkit("train", write_config(tmp_path, data), "--runs-dir", tmp_path / "runs")
+    result = expkit_in_process("train", write_config(tmp_path, data), "--runs-dir", tmp_path / "runs")
     assert result.returncode == 1, result.stderr[-2000:]
     assert "Traceback" not in result.stderr and "NaN or infinite" in result.stderr
     (run,) = (tmp_path / "runs").iterdir()
@@ -165,6 +168,6 @@ def test_two_runs_of_one_config_get_two_folders(tmp_path):
     data = config_dict([{"type": "Dense", "units": 1}], experiment={"name": "twice"},
                        dataset={"name": "linear", "samples": 100}, training={"epochs": 1})
     cfg = write_config(tmp_path, data)
-    first = run_folder(expkit("train", cfg, "--runs-dir", tmp_path / "runs"))
-    second = run_folder(expkit("train", cfg, "--runs-dir", tmp_path / "runs"))
+    first = run_folder(expkit_in_process("train", cfg, "--runs-dir", tmp_path / "runs"))
+    second = run_folder(expkit_in_process("train", cfg, "--runs-dir", tmp_path / "runs"))
     assert first != second and (first / "run.json").is_file() and (second / "run.json").is_file()

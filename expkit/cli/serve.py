@@ -41,13 +41,19 @@ def run(args) -> int:
         raise ExpkitError("--max-body-bytes, --max-instances and --max-connections must be at least 1")
     if args.max_batch < 0 or not args.header_timeout > 0:
         raise ExpkitError("--max-batch must be 0 or more and --header-timeout more than 0")
-    from expkit.serving.predict import load_predictor
-    predictor = load_predictor(args.run)
-    name = args.name or predictor.name
-    if not name or "/" in name or ":" in name:
-        raise ExpkitError(f"--name {name!r}: a model name must be non-empty, without '/' or ':'")
-    service = ModelService(predictor, name, args.max_body_bytes, args.max_instances)
-    sock = _listen(args.host, args.port)  # here, not in uvicorn: a taken port is an error with exit code 2
+    # Here, not in uvicorn: a taken port is an error with exit code 2; and before the model's load (seconds
+    # of TensorFlow), which cannot make the port free.
+    sock = _listen(args.host, args.port)
+    try:
+        from expkit.serving.predict import load_predictor
+        predictor = load_predictor(args.run)
+        name = args.name or predictor.name
+        if not name or "/" in name or ":" in name:
+            raise ExpkitError(f"--name {name!r}: a model name must be non-empty, without '/' or ':'")
+        service = ModelService(predictor, name, args.max_body_bytes, args.max_instances)
+    except BaseException:
+        sock.close()
+        raise
     import uvicorn
 
     from expkit.serving.transport import uvicorn_config
