@@ -291,8 +291,8 @@ def test_weights_draws_the_first_layers_filters(mnist_run, tmp_path):
     import numpy as np
     from expkit.tracking.filters import GAP_COLOUR
     out = tmp_path / "weights.png"
-    done = subprocess.run([sys.executable, "-m", "expkit", "plot", "--weights", str(mnist_run), "--out", str(out)],
-                          capture_output=True, text=True, timeout=300, cwd=Path(__file__).resolve().parents[1])
+    from tests.conftest import expkit_in_process
+    done = expkit_in_process("plot", "--weights", mnist_run, "--out", out)  # in-process: one TensorFlow import
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == str(out)
     pixels = matplotlib.image.imread(out)[..., :3]

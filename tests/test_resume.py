@@ -146,6 +146,10 @@ def test_fault_injection_sigkill_at_random_moments(tmp_path, reference):
     run_dir = kill_during_state_save(runs, proc)
     assert temp_files(run_dir), "the kill did not land during the save"
     finished = [run_dir]
+    # Resumed now, while the second run goes on: its TensorFlow import and epochs overlap the rest.
+    save_log = (tmp_path / "save-resume.log").open("w")
+    save_resume = subprocess.Popen([sys.executable, "-m", "expkit", "resume", str(run_dir)], env=_env(),
+                                   stdout=subprocess.DEVNULL, stderr=save_log)
 
     runs = tmp_path / "twice"
     proc = start_train(config, runs)
@@ -168,6 +172,8 @@ def test_fault_injection_sigkill_at_random_moments(tmp_path, reference):
     resume.send_signal(signal.SIGKILL)
     resume.wait()
     finished.append(run_dir)
+    assert save_resume.wait(timeout=300) == 0, (tmp_path / "save-resume.log").read_text()[-3000:]
+    save_log.close()
 
     import keras
     for run_dir in finished:
