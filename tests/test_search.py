@@ -180,7 +180,7 @@ def test_missing_optuna_is_a_clear_message_and_exit_2(tmp_path):
 
 
 def test_gp_without_torch_is_a_clear_message_and_exit_2(tmp_path):
-    # torch is not in the test extra (it would upgrade setuptools): a blocker stands for a machine without it
+    # a blocker stands for a machine without torch (the test extra installs it)
     blocker = tmp_path / "site"
     blocker.mkdir()
     (blocker / "torch.py").write_text("raise ImportError(\"No module named 'torch'\", name='torch')\n")
@@ -192,6 +192,23 @@ def test_gp_without_torch_is_a_clear_message_and_exit_2(tmp_path):
             in result.stderr)
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "runs").exists()  # found before the study is created
+
+
+GP = {"objective": "val.accuracy", "sampler": "gp", "trials": 3, "startup_trials": 1,
+      "params": {LR: {"log_uniform": [1e-3, 0.3]}}}
+
+
+@pytest.mark.slow
+def test_a_gp_search_samples_its_trials_after_the_first_with_optunas_gp_sampler(tmp_path):
+    """After its one startup trial, GPSampler fits a Gaussian process with torch for each trial."""
+    import optuna
+    result = expkit("sweep", write(tmp_path, GP), "--runs-dir", tmp_path / "runs", "--reuse-workers",
+                    "--set", "training.epochs=1")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "sampler gp" in result.stdout and "3 of 3 trials done: 3 completed" in result.stdout, result.stdout
+    study = optuna.load_study(study_name="xor_lr", storage=f"sqlite:///{tmp_path / 'runs' / 'xor_lr' / 'study.db'}")
+    rates = [t.params[LR] for t in study.trials]
+    assert len(set(rates)) == 3 and all(1e-3 <= r <= 0.3 for r in rates)
 
 
 # CMA-ES over two parameters (one alone, Optuna's CmaEsSampler falls back to random sampling), each
