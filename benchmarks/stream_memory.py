@@ -15,16 +15,16 @@ one epoch each, peak RSS against the file's size.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fit_child import measure  # noqa: E402
+
 CONFIG = """experiment: {{name: stream_bench, seed: 0}}
 dataset: {{name: image_folder, path: {path}, color_mode: grayscale, stream: {stream}, cache: {cache},
           cache_dir: {cache_dir}, validation_split: 0.0, test_split: 0.05}}
@@ -88,32 +88,6 @@ def make_folder(folder: Path, count: int) -> float:
     return time.perf_counter() - t0
 
 
-def child(config_file: str) -> None:
-    """One case: load, build, fit; print a JSON line of timings."""
-    from expkit.config import load_config
-    from expkit.data import make_pipelines
-    from expkit.training.run import prepare
-    t0 = time.perf_counter()
-    loaded = load_config(config_file)
-    cfg = loaded.config
-    ready = prepare(loaded)
-    load_seconds = time.perf_counter() - t0
-    splits, keras = ready.splits, ready.keras
-    train, _, _ = make_pipelines(splits, cfg.training.batch_size, 0, cache=cfg.dataset.cache,
-                                 cache_dir=cfg.dataset.cache_dir)
-    seconds = []
-
-    class EpochTimer(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.t = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            seconds.append(time.perf_counter() - self.t)
-
-    ready.model.fit(train, epochs=cfg.training.epochs, verbose=0, callbacks=[EpochTimer()])
-    print(json.dumps({"train": len(splits.x_train), "load_seconds": load_seconds, "epoch_seconds": seconds}))
-
-
 def run_case(name: str, folder: Path, stream: bool, work: Path) -> dict:
     cache_dir = work / f"cache-{name}"
     shutil.rmtree(cache_dir, ignore_errors=True)
@@ -123,18 +97,7 @@ def run_case(name: str, folder: Path, stream: bool, work: Path) -> dict:
     else:
         config.write_text(CONFIG.format(path=folder, stream=str(stream).lower(), cache="disk" if stream else "memory",
                                         cache_dir=cache_dir))
-    out = work / f"{name}.out"
-    with out.open("w") as stdout:
-        proc = subprocess.Popen([sys.executable, __file__, "--child", str(config)], stdout=stdout,
-                                stderr=subprocess.DEVNULL, cwd=ROOT,
-                                env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"})
-        _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"{name}: the child failed (exit {proc.returncode}); run it by hand: "
-                         f"{sys.executable} {__file__} --child {config}")
-    result = json.loads(out.read_text().strip().splitlines()[-1])
-    result["peak_rss_mb"] = usage.ru_maxrss / 1024  # Linux: kilobytes
+    result = measure(name, config, work)
     first, later = result["epoch_seconds"][0], result["epoch_seconds"][1:]
     rates = sorted(result["train"] / t for t in later)
     # epochs 2-4 as a mean (the first figure this benchmark printed); epochs 2-8 as a median, which one
@@ -151,10 +114,7 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=50000)
     parser.add_argument("--root", type=Path, default=Path(tempfile.gettempdir()) / "expkit-stream-bench")
     parser.add_argument("--npy-mb", type=int, default=512, help="size of the large .npy case (0: skip the .npy cases)")
-    parser.add_argument("--child")
     args = parser.parse_args()
-    if args.child:
-        return child(args.child)
     small, large = args.root / f"png-{args.small}", args.root / f"png-{args.large}"
     for folder, count in ((small, args.small), (large, args.large)):
         seconds = make_folder(folder, count)

@@ -12,15 +12,15 @@ TensorFlow's start, the pass that parses every record and the standardization st
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fit_child import measure  # noqa: E402
+
 SHARDS = 10
 CONFIG = """experiment: {{name: tfrecord_bench, seed: 0}}
 dataset:
@@ -67,44 +67,10 @@ def make_records(folder: Path, count: int) -> float:
     return time.perf_counter() - t0
 
 
-def child(config_file: str) -> None:
-    """One case: load (scan, statistics), build, fit; print a JSON line of timings."""
-    from expkit.config import load_config
-    from expkit.data import make_pipelines
-    from expkit.training.run import prepare
-    t0 = time.perf_counter()
-    loaded = load_config(config_file)
-    cfg = loaded.config
-    ready = prepare(loaded)
-    load_seconds = time.perf_counter() - t0
-    splits, keras = ready.splits, ready.keras
-    train, _, _ = make_pipelines(splits, cfg.training.batch_size, 0, cache=cfg.dataset.cache)
-    seconds = []
-
-    class EpochTimer(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.t = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            seconds.append(time.perf_counter() - self.t)
-
-    ready.model.fit(train, epochs=cfg.training.epochs, verbose=0, callbacks=[EpochTimer()])
-    print(json.dumps({"train": len(splits.x_train), "load_seconds": load_seconds, "epoch_seconds": seconds}))
-
-
 def run_case(name: str, folder: Path, work: Path) -> dict:
     config = work / f"{name}.yaml"
     config.write_text(CONFIG.format(path=folder))
-    out = work / f"{name}.out"
-    with out.open("w") as stdout:
-        proc = subprocess.Popen([sys.executable, __file__, "--child", str(config)], stdout=stdout,
-                                stderr=subprocess.DEVNULL, cwd=ROOT,
-                                env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"})
-        _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{name}: the child failed; run it by hand: {sys.executable} {__file__} --child {config}")
-    result = json.loads(out.read_text().strip().splitlines()[-1])
-    result["peak_rss_mb"] = usage.ru_maxrss / 1024  # Linux: kilobytes
+    result = measure(name, config, work)
     epochs = result["epoch_seconds"]
     result["records_per_second"] = result["train"] * len(epochs) / sum(epochs)
     return result
@@ -115,10 +81,7 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=10000)
     parser.add_argument("--large", type=int, default=100000)
     parser.add_argument("--root", type=Path, default=Path(tempfile.gettempdir()) / "expkit-tfrecord-bench")
-    parser.add_argument("--child")
     args = parser.parse_args()
-    if args.child:
-        return child(args.child)
     small, large = args.root / f"records-{args.small}", args.root / f"records-{args.large}"
     for folder, count in ((small, args.small), (large, args.large)):
         seconds = make_records(folder, count)
