@@ -3,11 +3,6 @@ TF Serving's named row and columnar forms, a dict of outputs, clear errors for a
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
-import urllib.error
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +10,9 @@ import pytest
 
 from tests.helpers import config_dict, write_config
 from tests.test_predict import expkit
-from tests.test_serve import Client, free_port
+from tests.test_serve import serving
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -78,26 +72,8 @@ def test_predict_errors_name_the_inputs(named_run, tmp_path, arrays, args, messa
 @pytest.fixture(scope="module")
 def named_server(named_run, tmp_path_factory):
     run = named_run[0]
-    port, log = free_port(), tmp_path_factory.mktemp("serve_named") / "server.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "expkit", "serve", str(run), "--port", str(port)],
-                                stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    client = Client(port, log)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if client.call("mio")[0] == 200:
-                    break
-            except (urllib.error.URLError, ConnectionError):
-                pass
-            assert proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "the server did not answer within 120 s:\n" + log.read_text()
-            time.sleep(0.3)
+    with serving(run, tmp_path_factory.mktemp("serve_named") / "server.log", "mio") as (client, _):
         yield client
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def test_serve_takes_named_rows_and_columns_and_answers_each_output(named_run, named_server):

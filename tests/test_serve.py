@@ -1,6 +1,7 @@
 """expkit serve: a real server process on loopback, a real HTTP client, TF Serving's request and response."""
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -47,20 +48,20 @@ class Client:
         return self.call(f"{name}:predict", body)
 
 
-@pytest.fixture(scope="module")
-def server(mnist_run, tmp_path_factory):
-    port, log = free_port(), tmp_path_factory.mktemp("serve") / "server.log"
-    cmd = [sys.executable, "-m", "expkit", "serve", str(mnist_run), "--port", str(port),
-           "--max-body-bytes", str(MAX_BODY), "--max-instances", str(MAX_INSTANCES), "--header-timeout", "3"]
+@contextlib.contextmanager
+def serving(run: Path, log: Path, model: str, *options: str):
+    """`expkit serve RUN` on a free loopback port, once it answers for `model`: (client, process); stopped after."""
+    port = free_port()
     with log.open("w") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
+        proc = subprocess.Popen([sys.executable, "-m", "expkit", "serve", str(run), "--port", str(port), *options],
+                                stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
                                 env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     client = Client(port, log)
     try:
         deadline = time.monotonic() + 120
         while True:
             try:
-                if client.call("digits")[0] == 200:
+                if client.call(model)[0] == 200:
                     break
             except (urllib.error.URLError, ConnectionError):
                 pass
@@ -71,6 +72,14 @@ def server(mnist_run, tmp_path_factory):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(mnist_run, tmp_path_factory):
+    with serving(mnist_run, tmp_path_factory.mktemp("serve") / "server.log", "digits",
+                 "--max-body-bytes", str(MAX_BODY), "--max-instances", str(MAX_INSTANCES),
+                 "--header-timeout", "3") as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
