@@ -24,15 +24,13 @@ def config_dict(layers, **sections) -> dict:
     return data
 
 
-XOR_LAYERS = [{"type": "Dense", "units": 8, "activation": "tanh"},
-              {"type": "Dense", "units": 1, "activation": "sigmoid"}]
-
-
-def xor_classifier(learning_rate: float = 0.01, **sections) -> dict:
+def xor_classifier(learning_rate: float = 0.01, units: int = 8, **sections) -> dict:
     """A small tanh net that learns noisy XOR in a few epochs: the config of the multi-process tests."""
     compile_ = {"loss": "binary_crossentropy", "metrics": ["accuracy"],
                 "optimizer": {"name": "adam", "learning_rate": learning_rate}}
-    return config_dict(XOR_LAYERS, **{"compile": compile_, **sections})
+    layers = [{"type": "Dense", "units": units, "activation": "tanh"},
+              {"type": "Dense", "units": 1, "activation": "sigmoid"}]
+    return config_dict(layers, **{"compile": compile_, **sections})
 
 
 def write_config(tmp_path: Path, data: dict, name: str = "exp.yaml") -> Path:

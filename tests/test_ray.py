@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from expkit.runstore import load_runs
+from tests.helpers import xor_classifier
 
 pytest.importorskip("ray")
 
@@ -24,16 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 RAY = str(Path(sys.executable).with_name("ray"))
 LR = "compile.optimizer.learning_rate"
 
-BASE = {
-    "experiment": {"name": "spread", "seed": 0},
-    "dataset": {"name": "xor", "samples": 200},
-    "model": {"layers": [{"type": "Dense", "units": 4, "activation": "tanh"},
-                         {"type": "Dense", "units": 1, "activation": "sigmoid"}]},
-    "compile": {"loss": "binary_crossentropy", "metrics": ["accuracy"],
-                "optimizer": {"name": "adam", "learning_rate": 0.05}},
-    "training": {"epochs": 2, "verbose": 2},
-    "sweep": {"grid": {LR: [0.1, 0.03, 0.01, 0.003]}},
-}
+BASE = xor_classifier(0.05, units=4, experiment={"name": "spread", "seed": 0},
+                      dataset={"name": "xor", "samples": 200}, training={"epochs": 2, "verbose": 2},
+                      sweep={"grid": {LR: [0.1, 0.03, 0.01, 0.003]}})
 
 
 def _free_port() -> int:

@@ -16,18 +16,12 @@ import yaml
 from expkit.config.sweep import SweepConfig
 from expkit.sweep.manifest import hparam_domains, varying_keys
 from expkit.sweep.points import expand
+from tests.helpers import xor_classifier
 
 ROOT = Path(__file__).resolve().parents[1]
 
-BASE = {
-    "experiment": {"name": "sw", "seed": 0},
-    "dataset": {"name": "xor", "samples": 200},
-    "model": {"layers": [{"type": "Dense", "units": 4, "activation": "tanh"},
-                         {"type": "Dense", "units": 1, "activation": "sigmoid"}]},
-    "compile": {"loss": "binary_crossentropy", "metrics": ["accuracy"],
-                "optimizer": {"name": "adam", "learning_rate": 0.05}},
-    "training": {"epochs": 2, "verbose": 2},
-}
+BASE = xor_classifier(0.05, units=4, experiment={"name": "sw", "seed": 0},
+                      dataset={"name": "xor", "samples": 200}, training={"epochs": 2, "verbose": 2})
 
 
 def write(tmp_path: Path, sweep: dict | None = None, **changes) -> Path:
