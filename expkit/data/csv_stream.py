@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import math
 from pathlib import Path
 
 import numpy as np
 
-from expkit.data.csv_table import _target, _target_column, check_width, load_csv, weight_column, weight_problem
+from expkit.data.csv_table import (_target, _target_column, bad_feature_cell, check_width, load_csv, weight_column,
+                                   weight_problem)
 from expkit.data.raw import RawData
 from expkit.errors import DataError
 
@@ -59,15 +59,9 @@ class CsvScan:
 def _bad_cell(path, line, row, cells, header, columns) -> str | None:
     """The in-memory reader's message for the first non-finite feature cell of a row, or None."""
     for column in columns:
-        text = cells[column]
-        try:
-            ok = math.isfinite(float(text))
-        except ValueError:
-            ok = False
-        if not ok:
-            shown = f"'{text}'" if text else "an empty cell"
-            return (f"{path}:{line}: data row {row}, column '{header[column]}' holds {shown}, not a finite "
-                    "number; feature columns must be numeric (encode categories as numbers, fill in missing values)")
+        message = bad_feature_cell(path, line, row, header[column], cells[column])
+        if message:
+            return message
     return None
 
 

@@ -12,6 +12,7 @@ The target is the column named (or 0-based indexed; negative counts from the end
 from __future__ import annotations
 
 import csv
+import math
 import re
 from pathlib import Path
 
@@ -116,17 +117,22 @@ def _features(path: Path, cells: np.ndarray, names: list[str], lines: list[int])
         return x
     for row in range(cells.shape[0]):  # find the first bad cell, for the message
         for column in range(cells.shape[1]):
-            text = cells[row, column]
-            try:
-                ok = np.isfinite(float(text))
-            except ValueError:
-                ok = False
-            if not ok:
-                shown = f"'{text}'" if text else "an empty cell"
-                raise DataError(f"{path}:{lines[row]}: data row {row + 1}, column '{names[column]}' holds "
-                                f"{shown}, not a finite number; feature columns must be numeric "
-                                "(encode categories as numbers, fill in missing values)")
+            message = bad_feature_cell(path, lines[row], row + 1, names[column], cells[row, column])
+            if message:
+                raise DataError(message)
     raise AssertionError("unreachable: a cell failed to convert but every cell converts")
+
+
+def bad_feature_cell(path, line: int, row: int, name: str, text: str) -> str | None:
+    """The message for a feature cell that is not a finite number (FILE:LINE, row, column), or None."""
+    try:
+        if math.isfinite(float(text)):
+            return None
+    except ValueError:
+        pass
+    shown = f"'{text}'" if text else "an empty cell"
+    return (f"{path}:{line}: data row {row}, column '{name}' holds {shown}, not a finite number; feature "
+            "columns must be numeric (encode categories as numbers, fill in missing values)")
 
 
 def _target(path: Path, cells: np.ndarray, name: str, lines: list[int]):
